@@ -1,0 +1,74 @@
+"""streams: push-based reactive streams for Python on an event loop.
+
+Build a graph of :class:`Stream` nodes, push data in with ``emit``, and let sinks take
+it out. A slow consumer pushes back on a fast producer through the awaitable ``emit``
+returns.
+
+>>> import streams
+>>> source = streams.Stream()
+>>> totals = source.map(len).accumulate(lambda a, b: a + b).sink_to_list()
+>>> for word in ["push", "based", "streams"]:
+...     source.emit(word)
+>>> totals
+[4, 9, 16]
+
+For streamz compatibility each operator also exists as a function taking the upstream
+first: ``streams.zip(a, b)`` is ``a.zip(b)`` and ``streams.map(s, f)`` is ``s.map(f)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from .core import BackpressureError, Metadata, Stream
+from .refs import RefCounter
+from .sinks import Sink
+
+__all__ = ["BackpressureError", "Metadata", "RefCounter", "Sink", "Stream"]
+__version__ = "0.1.0"
+
+FUNCTIONAL_FORMS = frozenset(
+    {
+        "accumulate",
+        "collect",
+        "combine_latest",
+        "concat",
+        "filter",
+        "flatten",
+        "frequencies",
+        "map",
+        "partition",
+        "partition_unique",
+        "pluck",
+        "remove",
+        "scan",
+        "sink",
+        "sink_to_list",
+        "sink_to_textfile",
+        "sliding_window",
+        "slice",
+        "starmap",
+        "union",
+        "unique",
+        "zip",
+        "zip_latest",
+    }
+)
+"""Operators also reachable as ``streams.<name>(upstream, ...)``, as in streamz."""
+
+
+def __getattr__(name: str) -> Callable[..., Any]:
+    if name not in FUNCTIONAL_FORMS:
+        raise AttributeError(f"module 'streams' has no attribute {name!r}")
+
+    def operator(upstream: Stream[Any], *args: Any, **kwargs: Any) -> Any:
+        if not isinstance(upstream, Stream):
+            raise TypeError(
+                f"streams.{name}: the first argument must be a Stream, got {upstream!r}"
+            )
+        return getattr(upstream, name)(*args, **kwargs)
+
+    operator.__name__ = operator.__qualname__ = name
+    operator.__doc__ = f"``streams.{name}(upstream, ...)`` is ``upstream.{name}(...)``."
+    return operator

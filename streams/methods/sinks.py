@@ -1,0 +1,134 @@
+"""Methods that end a branch of the graph in a sink."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from ..sinks.basic import FuncSink, SinkList, TextFileSink
+
+T = TypeVar("T")
+
+
+class SinkMethods(Generic[T]):
+    """``sink``, ``sink_to_list``, ``sink_to_textfile``."""
+
+    def sink(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> FuncSink[T]:
+        """Call a function on every element.
+
+        If ``func`` returns an awaitable (it is a coroutine function, say), the
+        awaitable goes back to the emitter: ``await source.emit(x)`` resumes only when
+        it is done. That is back pressure from a slow consumer.
+
+        Parameters
+        ----------
+        func : callable
+            Called as ``func(x, *args, **kwargs)``.
+        *args, **kwargs
+            Passed to ``func``; the node's own keywords (``stream_name``, ``loop``,
+            ``asynchronous``, ``ensure_io_loop``) are taken out first.
+
+        Returns
+        -------
+        FuncSink
+            The sink node (``destroy()`` it to stop calling ``func``).
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> seen = []
+        >>> _ = source.sink(seen.append)
+        >>> source.emit("hello")
+        >>> seen
+        ['hello']
+
+        An async function makes the emitter wait for it, even in a plain script:
+
+        >>> import asyncio
+        >>> written = []
+        >>> async def write(x):
+        ...     await asyncio.sleep(0.01)
+        ...     written.append(x)
+        >>> _ = source.sink(write)
+        >>> source.emit("world")  # returns once write("world") finished
+        >>> written
+        ['world']
+
+        See Also
+        --------
+        sink_to_list
+        """
+        from ..sinks.basic import FuncSink
+
+        return FuncSink(self, func, *args, **kwargs)
+
+    def sink_to_list(self: Any, **kwargs: Any) -> SinkList[T]:
+        """Append every element to a list and return the list.
+
+        Returns
+        -------
+        list
+            A ``list`` subclass whose ``node`` attribute is the sink (to ``destroy()``).
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> out = source.map(str.upper).sink_to_list()
+        >>> source.emit("a")
+        >>> out
+        ['A']
+        >>> out.node.destroy()  # stop filling it
+        >>> source.emit("b")
+        >>> out
+        ['A']
+        """
+        from ..sinks.basic import ListSink
+
+        return ListSink(self, **kwargs).data
+
+    def sink_to_textfile(
+        self: Any,
+        file: str | os.PathLike[str] | IO[str],
+        end: str = "\n",
+        mode: str = "a",
+        **kwargs: Any,
+    ) -> TextFileSink:
+        """Write every element (a ``str``) to a text file, followed by ``end``.
+
+        Each element is flushed to the file as it arrives.
+
+        Parameters
+        ----------
+        file : path or text file object
+            A path is opened with ``mode``; the file is closed by ``destroy()``
+            (a file object passed in is closed too).
+        end : str, optional
+            Written after each element (default: a newline).
+        mode : str, optional
+            Mode for opening a path (default ``'a'``, append).
+
+        Returns
+        -------
+        TextFileSink
+
+        Examples
+        --------
+        >>> import os, pathlib, tempfile
+        >>> from streams import Stream
+        >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
+        >>> source = Stream()
+        >>> node = source.map(str).sink_to_textfile(path)
+        >>> source.emit(1)
+        >>> source.emit(2)
+        >>> node.destroy()
+        >>> print(pathlib.Path(path).read_text(), end="")
+        1
+        2
+        """
+        from ..sinks.basic import TextFileSink
+
+        return TextFileSink(self, file, end, mode, **kwargs)

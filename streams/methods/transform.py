@@ -1,0 +1,163 @@
+"""Methods that turn each element into another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from ..core import Stream
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class TransformMethods(Generic[T]):
+    """``map``, ``starmap``, ``pluck``, ``flatten``/``concat``."""
+
+    def map(self: Any, func: Callable[..., R], *args: Any, **kwargs: Any) -> Stream[R]:
+        """Apply a function to every element.
+
+        Parameters
+        ----------
+        func : callable
+            Called as ``func(x, *args, **kwargs)``; its result is emitted.
+        *args, **kwargs
+            Passed to ``func`` after the element. ``stream_name=`` labels the node
+            instead; a keyword ``func`` cannot accept is a ``TypeError`` at once.
+
+        Returns
+        -------
+        Stream
+            The new node.
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> out = source.map(pow, 2).sink_to_list()
+        >>> for i in range(4):
+        ...     source.emit(i)
+        >>> out
+        [0, 1, 4, 9]
+
+        An exception from ``func`` reaches the emitter with a note naming the node:
+
+        >>> def parse(s):
+        ...     return int(s)
+        >>> source = Stream()
+        >>> _ = source.map(parse).sink_to_list()
+        >>> try:
+        ...     source.emit("x1")
+        ... except ValueError as e:
+        ...     print(e.__notes__)
+        ["in map<parse> (element 'x1')"]
+
+        See Also
+        --------
+        starmap : unpack the element into the arguments.
+        """
+        from ..operators.transform import Map
+
+        return Map(self, func, *args, **kwargs)
+
+    def starmap(self: Any, func: Callable[..., R], *args: Any, **kwargs: Any) -> Stream[R]:
+        """Apply a function to the unpacked items of every element.
+
+        Parameters
+        ----------
+        func : callable
+            Called as ``func(*x, *args, **kwargs)``.
+        *args, **kwargs
+            Passed to ``func`` after the element's items (``stream_name=`` labels the
+            node).
+
+        Returns
+        -------
+        Stream
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> out = source.starmap(divmod).sink_to_list()
+        >>> source.emit((7, 2))
+        >>> out
+        [(3, 1)]
+
+        See Also
+        --------
+        map
+        """
+        from ..operators.transform import Starmap
+
+        return Starmap(self, func, *args, **kwargs)
+
+    def pluck(self: Any, pick: Hashable | list[Hashable], **kwargs: Any) -> Stream[Any]:
+        """Select an item (or several) from every element.
+
+        Parameters
+        ----------
+        pick : key or index, or list of them
+            Emit ``x[pick]``; for a list, the tuple ``(x[p0], x[p1], ...)``. A missing key
+            raises the ``KeyError``/``IndexError`` with a note naming the node.
+
+        Returns
+        -------
+        Stream
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> names = source.pluck("name").sink_to_list()
+        >>> pairs = source.pluck(["name", "age"]).sink_to_list()
+        >>> source.emit({"name": "Ada", "age": 36})
+        >>> names, pairs
+        (['Ada'], [('Ada', 36)])
+        """
+        from ..operators.transform import Pluck
+
+        return Pluck(self, pick, **kwargs)
+
+    def flatten(self: Any, **kwargs: Any) -> Stream[Any]:
+        """Emit each item of every (iterable) element.
+
+        When a consumer is slow (an async sink), the items are delivered one at a time:
+        the next is emitted once the previous one was accepted.
+
+        Returns
+        -------
+        Stream
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> out = source.flatten().sink_to_list()
+        >>> source.emit([1, 2])
+        >>> source.emit(range(3, 5))
+        >>> out
+        [1, 2, 3, 4]
+
+        See Also
+        --------
+        partition : the inverse, grouping elements into tuples.
+        """
+        from ..operators.transform import Flatten
+
+        return Flatten(self, **kwargs)
+
+    def concat(self: Any, **kwargs: Any) -> Stream[Any]:
+        """Emit each item of every element (an alias of :meth:`flatten`).
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> out = source.concat().sink_to_list()
+        >>> source.emit("ab")
+        >>> out
+        ['a', 'b']
+        """
+        return self.flatten(**kwargs)  # type: ignore[no-any-return]

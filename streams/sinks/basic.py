@@ -1,0 +1,125 @@
+"""In-process sinks: call a function, fill a list, write a text file."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import IO, Any, TypeVar
+
+from ..core import Metadata, Stream, annotate, bind, check_kwargs, funcname
+from .base import Sink
+
+__all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink"]
+
+T = TypeVar("T")
+
+# Keyword arguments that configure the node rather than the function (as in streamz).
+_NODE_KEYWORDS = frozenset({"stream_name", "loop", "asynchronous", "ensure_io_loop"})
+
+
+class FuncSink(Sink[T]):
+    """Node behind :meth:`Stream.sink`: call ``func(x, *args, **kwargs)`` per element.
+
+    A result that is awaitable (``func`` is a coroutine function, say) is returned to the
+    emitter, so ``await source.emit(x)`` waits for it: back pressure.
+    """
+
+    def __init__(
+        self, upstream: Stream[Any], func: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> None:
+        if not callable(func):
+            raise TypeError(f"sink: expected a callable, got {func!r}")
+        node_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _NODE_KEYWORDS}
+        check_kwargs(f"sink<{funcname(func)}>", func, args, kwargs)
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+        self._call = bind(func, args, kwargs)
+        super().__init__(upstream, stream_name=node_kwargs.get("stream_name"))
+        for key in ("loop", "asynchronous"):
+            if node_kwargs.get(key) is not None:
+                setattr(self, key, node_kwargs[key])
+
+    def _detail(self) -> str:
+        return funcname(self.func)
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        try:
+            r = self._call(x)
+        except Exception as exc:
+            annotate(exc, self, x)
+            raise
+        self.current_value = x
+        if r is None or not inspect.isawaitable(r):
+            return None
+        return self._finish(r, x)
+
+    async def _finish(self, pending: Awaitable[Any], x: Any) -> None:
+        try:
+            await pending
+        except Exception as exc:
+            annotate(exc, self, x)
+            raise
+
+
+class SinkList(list[T]):
+    """The list returned by :meth:`Stream.sink_to_list`; ``.node`` is the sink filling it."""
+
+    node: ListSink[T]
+
+
+class ListSink(Sink[T]):
+    """Node behind :meth:`Stream.sink_to_list`: append every element to ``self.data``."""
+
+    _label = "sink_to_list"
+
+    def __init__(self, upstream: Stream[Any], stream_name: str | None = None) -> None:
+        self.data: SinkList[T] = SinkList()
+        self.data.node = self
+        self._append = self.data.append
+        super().__init__(upstream, stream_name=stream_name)
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
+        self.current_value = x
+        self._append(x)
+
+
+class TextFileSink(Sink[str]):
+    """Node behind :meth:`Stream.sink_to_textfile`: write ``x + end`` for every element."""
+
+    _label = "sink_to_textfile"
+
+    def __init__(
+        self,
+        upstream: Stream[Any],
+        file: str | os.PathLike[str] | IO[str],
+        end: str = "\n",
+        mode: str = "a",
+        stream_name: str | None = None,
+    ) -> None:
+        if isinstance(file, str | os.PathLike):
+            self.file: IO[str] = open(file, mode=mode)  # noqa: SIM115 -- closed by destroy()
+        elif hasattr(file, "write"):
+            self.file = file
+        else:
+            raise TypeError(f"sink_to_textfile: expected a path or a text file, got {file!r}")
+        self.end = end
+        self._finalizer = weakref.finalize(self, self.file.close)
+        super().__init__(upstream, stream_name=stream_name)
+
+    def _detail(self) -> str:
+        return str(getattr(self.file, "name", ""))
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
+        try:
+            self.file.write(x + self.end)
+        except Exception as exc:
+            annotate(exc, self, x)
+            raise
+        self.file.flush()
+        self.current_value = x
+
+    def _close(self) -> None:
+        self._finalizer()
