@@ -189,7 +189,9 @@ def measure(run: Callable[[int], Counter], n: int, repeat: int, expect: Counter)
         got = run(n)
         dt = time.perf_counter() - t0
         if (got.count, got.last) != (expect.count, expect.last):
-            raise AssertionError(f"wrong result: {(got.count, got.last)} != {(expect.count, expect.last)}")
+            raise AssertionError(
+                f"wrong result: {(got.count, got.last)} != {(expect.count, expect.last)}"
+            )
         best = min(best, dt)
     return best / n * 1e9
 
@@ -222,7 +224,9 @@ def cases() -> dict[str, dict[str, Callable[[int], Counter]]]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--json", help="also write the figures here")
@@ -234,8 +238,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     expects = {"A": loop_a(args.n), "B": loop_b(args.n)}
     results: dict[str, dict[str, float]] = {}
-    print(f"# streams overhead: N={args.n:,}, best of {args.repeat}, "
-          f"Python {platform.python_version()} on {platform.machine()}\n")
+    print(
+        f"# streams overhead: N={args.n:,}, best of {args.repeat}, "
+        f"Python {platform.python_version()} on {platform.machine()}\n"
+    )
     for graph, impls in cases().items():
         results[graph] = {}
         for name, run in impls.items():
@@ -255,8 +261,11 @@ def main(argv: list[str] | None = None) -> dict:
         g: {
             "streams_over_closures": results[g]["streams"] / results[g]["closures"],
             "async_over_sync": results[g]["streams-async"] / results[g]["streams"],
-            **({"streamz_over_streams": results[g]["streamz"] / results[g]["streams"]}
-               if "streamz" in results[g] else {}),
+            **(
+                {"streamz_over_streams": results[g]["streamz"] / results[g]["streams"]}
+                if "streamz" in results[g]
+                else {}
+            ),
         }
         for g in results
     }
@@ -269,8 +278,17 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"- graph {g}: " + "; ".join(parts))
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"n": args.n, "repeat": args.repeat, "python": sys.version,
-                       "ns_per_element": results, "summary": summary}, f, indent=2)
+            json.dump(
+                {
+                    "n": args.n,
+                    "repeat": args.repeat,
+                    "python": sys.version,
+                    "ns_per_element": results,
+                    "summary": summary,
+                },
+                f,
+                indent=2,
+            )
     return summary
 
 

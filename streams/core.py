@@ -351,6 +351,18 @@ class Stream(
         ------
         ValueError
             If ``downstream`` is not fed by this node.
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> node = source.map(str)
+        >>> out = node.sink_to_list()
+        >>> source.emit(1)
+        >>> source.disconnect(node)
+        >>> source.emit(2)
+        >>> out
+        ['1']
         """
         if not any(d is downstream for d in self._downs):
             raise ValueError(f"{downstream!r} is not downstream of {self!r}")
@@ -433,7 +445,25 @@ class Stream(
         """Handle an element arriving from ``who``; a plain node passes it on.
 
         Returns ``None`` when the element is fully handled, otherwise an awaitable (or a
-        list of awaitables) that completes when it is. Subclasses override this.
+        list of awaitables) that completes when it is. Subclasses override this; they pass
+        elements on with ``self._emit(y, metadata)`` and return what it returns, so
+        pending work keeps travelling back to the emitter.
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> class Pairs(Stream):
+        ...     "Emit (previous, current) pairs."
+        ...     previous = None
+        ...     def update(self, x, who=None, metadata=()):
+        ...         pair, self.previous = (self.previous, x), x
+        ...         return self._emit(pair, metadata)
+        >>> source = Stream()
+        >>> out = Pairs(source).sink_to_list()
+        >>> for x in "abc":
+        ...     source.emit(x)
+        >>> out
+        [(None, 'a'), ('a', 'b'), ('b', 'c')]
         """
         self.current_value = x
         return self._push(x, self, metadata)
@@ -588,7 +618,7 @@ class Stream(
             name = attribute_name or getattr(node, "__name__", None)
             if not name:
                 raise ValueError(f"cannot tell which name to register {node!r} under")
-            existing = cls.__dict__.get(name)
+            existing = inspect.getattr_static(cls, name, None)
             if existing is not None and not getattr(
                 getattr(existing, "__func__", existing), "_streams_plugin", False
             ):

@@ -220,8 +220,7 @@ class AggregateMethods(Generic[T]):
         return SlidingWindow(self, n, return_partial, **kwargs)
 
     def collect(self: Any, cache: Any = None, **kwargs: Any) -> Collect:
-        """Hold elements until :meth:`~streams.operators.aggregate.Collect.flush` emits
-        them as one tuple.
+        """Hold elements until ``flush()`` emits them as one tuple.
 
         Parameters
         ----------

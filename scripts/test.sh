@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install everything the tests need and run them: lint, types, the test suite.
+# This is the README's test command, and .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+
+# System programs the tests use, installed when missing (Debian/Ubuntu, as root).
+missing=()
+command -v dot >/dev/null || missing+=(graphviz)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+  else
+    echo "scripts/test.sh: please install: ${missing[*]}" >&2
+  fi
+fi
+
+python -m ruff check .
+python -m ruff format --check .
+python -m mypy
+python -m pytest "$@"

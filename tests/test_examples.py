@@ -1,0 +1,30 @@
+"""The programs in examples/ run and print what they promise."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def run_example(name: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / name)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stderr == ""
+    return done.stdout.splitlines()
+
+
+def test_quickstart_reports_rejects_alerts_and_totals():
+    lines = run_example("quickstart.py")
+    assert lines[0].startswith("rejected: JSONDecodeError:")
+    assert 'in map<parse> (element \'{"sensor": "attic", "tick": 20' in lines[0]
+    assert lines[1] == "ALERT tick 27: boiler average 30.1 C is above 30.0 C"
+    assert lines[2] == "clear tick 78: boiler average 29.2 C is back below 30.0 C"
+    assert lines[3] == (
+        "stored 89 readings, rejected 1; per sensor: {'boiler': 30, 'attic': 30, 'cellar': 29}"
+    )
