@@ -92,20 +92,21 @@ def funcname(func: Any) -> str:
     return type(func).__name__
 
 
-def check_kwargs(
+def check_arguments(
     node: str,
     func: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     leading: int = 1,
 ) -> None:
-    """Raise ``TypeError`` now if ``func`` could never accept ``kwargs``.
+    """Raise ``TypeError`` now if ``func`` could never be called with these extras.
 
-    Keyword arguments of an operator that are not the node's own go to the user
-    function. A misspelt node keyword (``stream_nam=``) would otherwise only fail at the
-    first element, so it is checked at build time against ``func``'s signature.
+    Extra arguments of an operator go to the user function after the element. A
+    misspelt node keyword (``stream_nam=``) or a surplus argument would otherwise only
+    fail at the first element, so they are checked at build time against ``func``'s
+    signature (when it has one; some builtins do not).
     """
-    if not kwargs:
+    if not args and not kwargs:
         return
     try:
         sig = inspect.signature(func)
@@ -114,9 +115,10 @@ def check_kwargs(
     try:
         sig.bind_partial(*([None] * leading), *args, **kwargs)
     except TypeError as exc:
+        given = ", ".join([*map(repr, args), *(f"{k}=..." for k in kwargs)])
         raise TypeError(
-            f"{node}: keyword arguments {sorted(kwargs)} are neither options of the node "
-            f"nor accepted by {funcname(func)}{sig} ({exc})"
+            f"{node}: cannot pass ({given}) to {funcname(func)}{sig}: {exc}; keywords that "
+            "are not options of the node go to the function"
         ) from None
 
 
@@ -152,21 +154,35 @@ def push_each(node: Stream[Any], items: Iterator[tuple[Any, Metadata]]) -> Any:
     pending, the rest wait for it, so a slow consumer receives them in order and never
     has more than one of them outstanding.
     """
-    for x, md in items:
-        node.current_value = x
-        r = node._push(x, node, md)
-        if r is not None:
-            return _push_rest(node, r, items)
+    try:
+        for x, md in items:
+            node.current_value = x
+            r = node._push(x, node, md)
+            if r is not None:
+                return _push_rest(node, r, items)
+    except BaseException:
+        _close(items)
+        raise
     return None
 
 
 async def _push_rest(
     node: Stream[Any], pending: Any, items: Iterator[tuple[Any, Metadata]]
 ) -> None:
-    await wait(pending)
-    for x, md in items:
-        node.current_value = x
-        await wait(node._push(x, node, md))
+    try:
+        await wait(pending)
+        for x, md in items:
+            node.current_value = x
+            await wait(node._push(x, node, md))
+    finally:
+        _close(items)
+
+
+def _close(items: Iterator[Any]) -> None:
+    """Close a generator of items early, so its cleanup (``finally``) runs now."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 def bind(

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["as_asyncio_loop", "background_loop", "run_sync", "running_loop"]
+__all__ = ["Completion", "as_asyncio_loop", "background_loop", "run_sync", "running_loop"]
 
 R = TypeVar("R")
 
@@ -71,3 +71,47 @@ def run_sync(coro: Coroutine[Any, Any, R], loop: Any = None) -> R:
         coro.close()
         raise RuntimeError("cannot block on the event loop from inside that loop's thread")
     return asyncio.run_coroutine_threadsafe(coro, target).result()
+
+
+class Completion:
+    """A one-shot event that any thread may set and any loop may await.
+
+    Nodes use it to let an emitter wait for work that another emit is already doing
+    (a flush in progress, room in a buffer). Unlike ``asyncio.Event`` it is not bound to
+    a loop, and it can be created outside any loop.
+    """
+
+    __slots__ = ("_lock", "_waiters", "done")
+
+    def __init__(self) -> None:
+        self.done = False
+        self._waiters: list[asyncio.Future[None]] = []
+        self._lock = threading.Lock()
+
+    def set(self) -> None:
+        """Mark as done and wake every waiter (on its own loop)."""
+        with self._lock:
+            if self.done:
+                return
+            self.done = True
+            waiters, self._waiters = self._waiters, []
+        here = running_loop()
+        for fut in waiters:
+            if fut.get_loop() is here:
+                _resolve(fut)
+            else:
+                fut.get_loop().call_soon_threadsafe(_resolve, fut)
+
+    async def wait(self) -> None:
+        """Return once :meth:`set` has been called."""
+        with self._lock:
+            if self.done:
+                return
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+        await fut
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

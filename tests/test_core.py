@@ -329,6 +329,9 @@ def test_misspelt_node_keyword_fails_at_build_time():
         source.map(inc, stream_nam="typo")
     with pytest.raises(TypeError):
         source.partition(2, timeout_s=3)  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match=r"cannot pass \(1\) to inc"):
+        source.map(inc, 1)
+    assert source.downstreams == ()  # failed builds leave the graph untouched
     # keywords the user function accepts are passed to it
     out = source.map(lambda x, k=1: x * k, k=10).sink_to_list()
     source.emit(2)

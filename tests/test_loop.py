@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from streams.loop import as_asyncio_loop, background_loop, run_sync, running_loop
+from streams.loop import Completion, as_asyncio_loop, background_loop, run_sync, running_loop
 
 
 def test_running_loop_outside_and_inside():
@@ -54,3 +54,20 @@ def test_as_asyncio_loop_accepts_tornado_ioloops():
     asyncio.run(main())
     with pytest.raises(TypeError, match="expected an asyncio event loop"):
         as_asyncio_loop(object())
+
+
+def test_completion_created_outside_a_loop_and_set_from_another_thread():
+    import threading
+
+    done = Completion()
+
+    async def main():
+        waiter = asyncio.create_task(done.wait())
+        await asyncio.sleep(0)
+        assert not waiter.done()
+        threading.Thread(target=done.set).start()
+        await asyncio.wait_for(waiter, timeout=10)
+        await done.wait()  # already set: returns at once
+
+    asyncio.run(main())
+    assert done.done

@@ -18,7 +18,7 @@ from ..core import (
     Stream,
     annotate,
     bind,
-    check_kwargs,
+    check_arguments,
     funcname,
     identity,
     positive_int,
@@ -63,7 +63,7 @@ class Accumulate(Stream[Any]):
     ) -> None:
         if not callable(func):
             raise TypeError(f"accumulate: func must be callable, got {func!r}")
-        check_kwargs(f"accumulate<{funcname(func)}>", func, (), kwargs, leading=2)
+        check_arguments(f"accumulate<{funcname(func)}>", func, (), kwargs, leading=2)
         self.func = func
         self.kwargs = kwargs
         self.state = start

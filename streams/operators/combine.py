@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..core import (
@@ -14,8 +13,9 @@ from ..core import (
     positive_int,
     push_each,
     release_after,
+    wait,
 )
-from ..loop import running_loop
+from ..loop import Completion, running_loop
 from ..refs import release_refs, retain_refs
 from .aggregate import flat
 
@@ -82,7 +82,7 @@ class Zip(_Join):
             (pos, v) for pos, (kind, v) in enumerate(self._layout) if kind == "literal"
         ]
         self.buffers: list[deque[tuple[Any, Metadata]]] = []
-        self._waiters: list[asyncio.Future[None]] = []
+        self._room: Completion | None = None  # set when the next tuple frees a place
         super().__init__(streams, stream_name)
 
     def _slot_added(self) -> None:
@@ -122,12 +122,11 @@ class Zip(_Join):
             buffers[j].append((x, metadata))
         if all(buffers):
             return self._emit_front()
-        if maxsize is not None and any(len(buffers[j]) >= maxsize for j in slots):
-            loop = loop or running_loop()
-            if loop is not None:
-                waiter: asyncio.Future[None] = loop.create_future()
-                self._waiters.append(waiter)
-                return waiter
+        full = maxsize is not None and any(len(buffers[j]) >= maxsize for j in slots)
+        if full and (loop is not None or running_loop() is not None):
+            if self._room is None:
+                self._room = Completion()
+            return self._room.wait()
         return None
 
     def _emit_front(self) -> Any:
@@ -135,47 +134,34 @@ class Zip(_Join):
         values = [v for v, _ in fronts]
         out = tuple(v if kind == "literal" else values[v] for kind, v in self._layout)
         md = flat(m for _, m in fronts)
-        self._wake()
+        if self._room is not None:  # upstreams waiting for room may continue
+            self._room.set()
+            self._room = None
         self.current_value = out
         return release_after(self._push(out, self, md), md)
 
-    def _wake(self) -> None:
-        """Let upstreams that wait for room in their buffer continue."""
-        waiters, self._waiters = self._waiters, []
-        here = running_loop()
-        for w in waiters:
-            if w.done():
-                continue
-            if w.get_loop() is here:
-                w.set_result(None)
-            else:
-                w.get_loop().call_soon_threadsafe(_resolve, w)
 
+def _emit_on_slots(upstreams: list[Stream[Any]], emit_on: Any) -> set[int] | None:
+    """Slots whose arrivals trigger an emit (``None``: all), from streams and/or indices.
 
-def _resolve(fut: asyncio.Future[None]) -> None:
-    if not fut.done():
-        fut.set_result(None)
-
-
-def _emit_on_slots(node: _Join, emit_on: Any) -> set[int]:
-    """Slots whose arrivals trigger an emit: given as streams, indices, or a mix."""
-    items: Iterable[Any]
+    Checked before the node is connected, so a bad ``emit_on`` leaves the graph untouched.
+    """
     if emit_on is None:
-        return set(range(len(node.upstreams)))
-    items = [emit_on] if isinstance(emit_on, Stream | int) else emit_on
+        return None
+    items: Iterable[Any] = [emit_on] if isinstance(emit_on, Stream | int) else emit_on
     slots: set[int] = set()
     for item in items:
         if isinstance(item, Stream):
-            found = node._slots.get(item)
+            found = [i for i, u in enumerate(upstreams) if u is item]
             if not found:
-                raise ValueError(f"{node}: emit_on={item!r} is not one of the upstreams")
+                raise ValueError(f"combine_latest: emit_on={item!r} is not one of the upstreams")
             slots.update(found)
         elif isinstance(item, int) and not isinstance(item, bool):
-            if not 0 <= item < len(node.upstreams):
-                raise ValueError(f"{node}: emit_on index {item} is out of range")
+            if not 0 <= item < len(upstreams):
+                raise ValueError(f"combine_latest: emit_on index {item} is out of range")
             slots.add(item)
         else:
-            raise TypeError(f"{node}: emit_on must be streams or indices, got {item!r}")
+            raise TypeError(f"combine_latest: emit_on must be streams or indices, got {item!r}")
     return slots
 
 
@@ -187,25 +173,24 @@ class CombineLatest(_Join):
     def __init__(
         self, *upstreams: Stream[Any], emit_on: Any = None, stream_name: str | None = None
     ) -> None:
+        self.emit_on = emit_on
+        self._emit_on = _emit_on_slots(list(upstreams), emit_on)  # None: every slot
         self.last: list[Any] = []
         self._metadata: list[Metadata] = []
         self._missing: set[int] = set()
         super().__init__(list(upstreams), stream_name)
-        self._emit_on = _emit_on_slots(self, emit_on)
-        self.emit_on = emit_on
 
     def _slot_added(self) -> None:
         self.last.append(None)
         self._metadata.append(())
         self._missing.add(len(self.last) - 1)
-        if getattr(self, "emit_on", None) is None and hasattr(self, "_emit_on"):
-            self._emit_on.add(len(self.last) - 1)
 
     def _slot_removed(self, index: int) -> None:
         del self.last[index]
         release_refs(self._metadata.pop(index))
         self._missing = {j - (j > index) for j in self._missing if j != index}
-        self._emit_on = {j - (j > index) for j in self._emit_on if j != index}
+        if self._emit_on is not None:
+            self._emit_on = {j - (j > index) for j in self._emit_on if j != index}
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         slots = self._slots_of(who)
@@ -215,7 +200,7 @@ class CombineLatest(_Join):
             self._metadata[j] = metadata
             self.last[j] = x
             self._missing.discard(j)
-        if self._missing or self._emit_on.isdisjoint(slots):
+        if self._missing or (self._emit_on is not None and self._emit_on.isdisjoint(slots)):
             return None
         out = tuple(self.last)
         self.current_value = out
@@ -236,6 +221,7 @@ class ZipLatest(_Join):
         self._metadata: list[Metadata] = []
         self._missing: set[int] = set()
         self._pending: deque[tuple[Any, Metadata]] = deque()
+        self._flushing: Completion | None = None  # set while buffered elements go out
         super().__init__([lossless, *upstreams], stream_name)
 
     def _slot_added(self) -> None:
@@ -263,16 +249,32 @@ class ZipLatest(_Join):
                 self._missing.discard(j)
         if self._missing or not self._pending:
             return None
+        if self._flushing is not None:
+            # A flush is under way and will send this element too; wait for it to end
+            # rather than start a second one (which would put two outputs in flight).
+            return self._after_flush(self._flushing)
         return push_each(self, self._drain_lossless())
 
-    def _drain_lossless(self) -> Any:
-        """Yield one output per buffered lossless element, releasing it as it goes."""
-        while self._pending:
-            x, md = self._pending.popleft()
-            self.last[0] = x
-            out_md = flat([md, *self._metadata[1:]])
-            yield tuple(self.last), out_md
-            release_refs(md)
+    def _drain_lossless(self) -> Iterator[tuple[Any, Metadata]]:
+        """Yield one output per buffered lossless element, releasing each once accepted."""
+        self._flushing = flushing = Completion()
+        try:
+            while self._pending:
+                x, md = self._pending.popleft()
+                self.last[0] = x
+                yield tuple(self.last), flat([md, *self._metadata[1:]])
+                release_refs(md)
+        finally:
+            self._flushing = None
+            flushing.set()
+
+    async def _after_flush(self, flushing: Completion | None) -> None:
+        while flushing is not None:
+            await flushing.wait()
+            flushing = self._flushing
+        # If that flush stopped early (a downstream error), send what it left behind.
+        if self._pending and not self._missing:
+            await wait(push_each(self, self._drain_lossless()))
 
 
 class Union(Stream[Any]):

@@ -11,7 +11,7 @@ from ..core import (
     Stream,
     annotate,
     bind,
-    check_kwargs,
+    check_arguments,
     funcname,
     identity,
     positive_int,
@@ -37,13 +37,18 @@ class Filter(Stream[T]):
         **kwargs: Any,
     ) -> None:
         if predicate is None:
+            if args or kwargs:
+                raise TypeError(
+                    f"{self._label}(None) keeps truthy elements and takes no arguments for a "
+                    f"predicate, got {args!r} {kwargs!r}"
+                )
             predicate = bool
         elif not callable(predicate):
             raise TypeError(
                 f"{self._label}: predicate must be callable or None, got {predicate!r}"
             )
         else:
-            check_kwargs(f"{self._label}<{funcname(predicate)}>", predicate, args, kwargs)
+            check_arguments(f"{self._label}<{funcname(predicate)}>", predicate, args, kwargs)
         self.predicate = predicate
         self.args = args
         self.kwargs = kwargs
@@ -122,12 +127,14 @@ class Slice(Stream[T]):
         if self.end is not None and i >= self.end:
             return None  # past the end (still attached to an upstream we could not leave)
         self._position = i + 1
-        result = None
         if i >= self.first and (i - self.first) % self.step == 0:
             self.current_value = x
-            result = self._push(x, self, metadata)
+            try:
+                return self._push(x, self, metadata)
+            finally:
+                self._detach_if_done()
         self._detach_if_done()
-        return result
+        return None
 
     def _detach_if_done(self) -> None:
         if self.end is not None and self._position >= self.end:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from ..core import Metadata, Stream, annotate, bind, check_kwargs, funcname, push_each
+from ..core import Metadata, Stream, annotate, bind, check_arguments, funcname, push_each
 
 __all__ = ["Flatten", "Map", "Pluck", "Starmap"]
 
@@ -33,7 +33,7 @@ class _Apply(Stream[R]):
     ) -> None:
         _require_callable(self._label, func)
         checked = args if self._leading else ()  # where args land depends on the element
-        check_kwargs(f"{self._label}<{funcname(func)}>", func, checked, kwargs, self._leading)
+        check_arguments(f"{self._label}<{funcname(func)}>", func, checked, kwargs, self._leading)
         self.func = func
         self.args = args
         self.kwargs = kwargs

@@ -8,7 +8,7 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import IO, Any, TypeVar
 
-from ..core import Metadata, Stream, annotate, bind, check_kwargs, funcname
+from ..core import Metadata, Stream, annotate, bind, check_arguments, funcname
 from .base import Sink
 
 __all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink"]
@@ -32,7 +32,7 @@ class FuncSink(Sink[T]):
         if not callable(func):
             raise TypeError(f"sink: expected a callable, got {func!r}")
         node_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _NODE_KEYWORDS}
-        check_kwargs(f"sink<{funcname(func)}>", func, args, kwargs)
+        check_arguments(f"sink<{funcname(func)}>", func, args, kwargs)
         self.func = func
         self.args = args
         self.kwargs = kwargs
