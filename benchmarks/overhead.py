@@ -170,7 +170,7 @@ def async_driver(Stream, build):
         async def main():
             emit = source.emit
             for i in range(n):
-                await emit(i, asynchronous=True)
+                await emit(i)
 
         asyncio.run(main())
         return sink

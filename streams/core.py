@@ -42,6 +42,8 @@ Metadata = Sequence[dict[str, Any]]
 
 Push = Callable[[Any, "Stream[Any]", Metadata], Any]
 
+_get_running_loop = asyncio._get_running_loop  # the C call behind loop.running_loop
+
 PLUGIN_GROUPS = {"streams.nodes": False, "streams.sinks": False, "streams.sources": True}
 """Entry-point groups searched for plugins, and whether their nodes are static methods."""
 
@@ -61,8 +63,7 @@ class _Done:
     __slots__ = ()
 
     def __await__(self) -> Generator[Any, None, None]:
-        return
-        yield
+        return iter(())  # type: ignore[return-value]  # an exhausted iterator: done at once
 
     def __repr__(self) -> str:
         return "<done>"
@@ -506,16 +507,17 @@ class Stream(
         Returns
         -------
         None or awaitable
-            Synchronously: ``None`` once ``x`` is accepted. If work is pending (an async
-            sink) and no loop runs in this thread, ``emit`` blocks until it is done;
-            inside a running loop it returns a task for that work instead. In
-            asynchronous mode: an awaitable.
+            In a plain synchronous caller: ``None`` once ``x`` is accepted; if work is
+            left pending (an async sink), ``emit`` first blocks until it is done. Called
+            from inside a running event loop: an awaitable, so ``await source.emit(x)``
+            waits for every branch; pending work already runs as a task, so not awaiting
+            it loses nothing. With ``asynchronous=True``: always an awaitable.
 
         Examples
         --------
         >>> import asyncio
         >>> from streams import Stream
-        >>> source = Stream(asynchronous=True)
+        >>> source = Stream()
         >>> seen = []
         >>> async def slow_write(x):
         ...     await asyncio.sleep(0)
@@ -537,7 +539,9 @@ class Stream(
         else:
             r = self._push(x, self, ())
         if r is None:
-            return DONE if asynchronous or self.asynchronous else None
+            if asynchronous or self.asynchronous or _get_running_loop() is not None:
+                return DONE  # so that `await source.emit(x)` works in async code
+            return None
         return self._settle(r, asynchronous or bool(self.asynchronous))
 
     def _settle(self, result: Any, asynchronous: bool) -> Any:
@@ -628,6 +632,7 @@ class Stream(
         >>> source.emit(21)
         >>> out
         [42]
+        >>> del Stream.double  # unregister
         """
 
         def register(node: N) -> N:

@@ -58,7 +58,8 @@ def submodules(package):
 
 def public_methods():
     for name, member in inspect.getmembers(Stream):
-        if not name.startswith("_") and inspect.isfunction(member):
+        plugin = getattr(member, "_streams_plugin", False)  # added by register_api
+        if not name.startswith("_") and inspect.isfunction(member) and not plugin:
             yield name, member
 
 

@@ -172,6 +172,17 @@ def test_async_emit_returns_an_awaitable_even_with_nothing_pending():
     assert out == [2]
 
 
+def test_plain_await_emit_works_inside_a_running_loop():
+    source = Stream()
+    out = source.map(inc).sink_to_list()
+
+    async def main():
+        await source.emit(1)  # nothing pending: an already complete awaitable
+
+    asyncio.run(main())
+    assert out == [2]
+
+
 def test_asynchronous_is_inherited_downstream():
     source = Stream(asynchronous=True)
     node = source.map(inc)

@@ -235,18 +235,15 @@ class ZipLatest(_Join):
         self._missing = {j - (j > index) for j in self._missing if j != index}
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        slots = self._slots_of(who)
-        if who is self.lossless:
+        for j in self._slots_of(who):
             retain_refs(metadata)
-            self._pending.append((x, metadata))
-            self._missing.discard(0)
-        else:
-            for j in slots:
-                retain_refs(metadata)
+            if j == 0:  # the lossless slot
+                self._pending.append((x, metadata))
+            else:
                 release_refs(self._metadata[j])
                 self._metadata[j] = metadata
                 self.last[j] = x
-                self._missing.discard(j)
+            self._missing.discard(j)
         if self._missing or not self._pending:
             return None
         if self._flushing is not None:
