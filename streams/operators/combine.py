@@ -165,7 +165,40 @@ def _emit_on_slots(upstreams: list[Stream[Any]], emit_on: Any) -> set[int] | Non
     return slots
 
 
-class CombineLatest(_Join):
+class _Latest(_Join):
+    """A join that keeps the latest element of each slot (retained until replaced)."""
+
+    def __init__(self, upstreams: list[Stream[Any]], stream_name: str | None) -> None:
+        self.last: list[Any] = []
+        self._metadata: list[Metadata] = []
+        self._missing: set[int] = set()  # slots that have not delivered yet
+        super().__init__(upstreams, stream_name)
+
+    def _slot_added(self) -> None:
+        self.last.append(None)
+        self._metadata.append(())
+        self._missing.add(len(self.last) - 1)
+
+    def _slot_removed(self, index: int) -> None:
+        del self.last[index]
+        release_refs(self._metadata.pop(index))
+        self._missing = _without(self._missing, index)
+
+    def _store(self, j: int, x: Any, metadata: Metadata) -> None:
+        """Make ``x`` the latest element of slot ``j``, releasing the one it replaces."""
+        retain_refs(metadata)
+        release_refs(self._metadata[j])
+        self._metadata[j] = metadata
+        self.last[j] = x
+        self._missing.discard(j)
+
+
+def _without(slots: set[int], index: int) -> set[int]:
+    """Slot numbers after slot ``index`` was removed."""
+    return {j - (j > index) for j in slots if j != index}
+
+
+class CombineLatest(_Latest):
     """Node behind :meth:`Stream.combine_latest`: the latest of every upstream, on demand."""
 
     _label = "combine_latest"
@@ -175,31 +208,17 @@ class CombineLatest(_Join):
     ) -> None:
         self.emit_on = emit_on
         self._emit_on = _emit_on_slots(list(upstreams), emit_on)  # None: every slot
-        self.last: list[Any] = []
-        self._metadata: list[Metadata] = []
-        self._missing: set[int] = set()
         super().__init__(list(upstreams), stream_name)
 
-    def _slot_added(self) -> None:
-        self.last.append(None)
-        self._metadata.append(())
-        self._missing.add(len(self.last) - 1)
-
     def _slot_removed(self, index: int) -> None:
-        del self.last[index]
-        release_refs(self._metadata.pop(index))
-        self._missing = {j - (j > index) for j in self._missing if j != index}
+        super()._slot_removed(index)
         if self._emit_on is not None:
-            self._emit_on = {j - (j > index) for j in self._emit_on if j != index}
+            self._emit_on = _without(self._emit_on, index)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         slots = self._slots_of(who)
         for j in slots:
-            retain_refs(metadata)
-            release_refs(self._metadata[j])
-            self._metadata[j] = metadata
-            self.last[j] = x
-            self._missing.discard(j)
+            self._store(j, x, metadata)
         if self._missing or (self._emit_on is not None and self._emit_on.isdisjoint(slots)):
             return None
         out = tuple(self.last)
@@ -207,7 +226,7 @@ class CombineLatest(_Join):
         return self._push(out, self, flat(self._metadata))
 
 
-class ZipLatest(_Join):
+class ZipLatest(_Latest):
     """Node behind :meth:`Stream.zip_latest`: every element of the first (lossless)
     upstream with the latest of the others."""
 
@@ -217,33 +236,18 @@ class ZipLatest(_Join):
         self, lossless: Stream[Any], *upstreams: Stream[Any], stream_name: str | None = None
     ) -> None:
         self.lossless = lossless
-        self.last: list[Any] = []
-        self._metadata: list[Metadata] = []
-        self._missing: set[int] = set()
-        self._pending: deque[tuple[Any, Metadata]] = deque()
+        self._pending: deque[tuple[Any, Metadata]] = deque()  # lossless elements to send
         self._flushing: Completion | None = None  # set while buffered elements go out
         super().__init__([lossless, *upstreams], stream_name)
 
-    def _slot_added(self) -> None:
-        self.last.append(None)
-        self._metadata.append(())
-        self._missing.add(len(self.last) - 1)
-
-    def _slot_removed(self, index: int) -> None:
-        del self.last[index]
-        release_refs(self._metadata.pop(index))
-        self._missing = {j - (j > index) for j in self._missing if j != index}
-
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         for j in self._slots_of(who):
-            retain_refs(metadata)
-            if j == 0:  # the lossless slot
+            if j == 0:  # the lossless slot: every element is kept until sent
+                retain_refs(metadata)
                 self._pending.append((x, metadata))
+                self._missing.discard(0)
             else:
-                release_refs(self._metadata[j])
-                self._metadata[j] = metadata
-                self.last[j] = x
-            self._missing.discard(j)
+                self._store(j, x, metadata)
         if self._missing or not self._pending:
             return None
         if self._flushing is not None:

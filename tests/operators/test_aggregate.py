@@ -7,39 +7,13 @@ from collections import Counter
 
 import pytest
 import toolz
+from helpers import counted, fail, feed, finished, spin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import RefCounter, Stream
+from streams import Stream
 
 ints = st.lists(st.integers(-50, 50), max_size=40)
-
-
-def feed(source, xs):
-    for x in xs:
-        source.emit(x)
-
-
-def counted():
-    """A RefCounter that records each time its callback fires."""
-    fired = []
-    return RefCounter(cb=lambda: fired.append(1)), fired
-
-
-def fail(x):
-    raise RuntimeError("sink down")
-
-
-async def spin(n=5):
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
-async def finished(task):
-    """Let the loop run, then check ``task`` completed (never hangs on a bug)."""
-    await spin(10)
-    assert task.done()
-    await task
 
 
 # ------------------------------------------------------------------ accumulate / scan

@@ -3,46 +3,11 @@
 import asyncio
 
 import pytest
+from helpers import Gate, counted, fail, finished, spin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import BackpressureError, RefCounter, Stream
-
-
-def counted():
-    """A RefCounter that records each time its callback fires."""
-    fired = []
-    return RefCounter(cb=lambda: fired.append(1)), fired
-
-
-def fail(x):
-    raise RuntimeError("sink down")
-
-
-class Gate:
-    """An async sink that blocks until released; records what started and what finished."""
-
-    def __init__(self):
-        self.started, self.done, self.events = [], [], []
-
-    async def __call__(self, x):
-        self.started.append(x)
-        event = asyncio.Event()
-        self.events.append(event)
-        await event.wait()
-        self.done.append(x)
-
-
-async def spin(n=5):
-    for _ in range(n):
-        await asyncio.sleep(0)
-
-
-async def finished(task):
-    """Let the loop run, then check ``task`` completed (never hangs on a bug)."""
-    await spin(10)
-    assert task.done()
-    await task
+from streams import BackpressureError, Stream
 
 
 async def emit_async(source, x):
@@ -175,9 +140,9 @@ def test_zip_passes_sink_awaitable_to_completing_emitter():
         await spin()
         assert sink.started == [(1, 2)]
         assert not task.done()
-        sink.events[0].set()
+        sink.gates[0].set()
         await finished(task)
-        assert sink.done == [(1, 2)]
+        assert sink.finished == [(1, 2)]
 
     asyncio.run(main())
 
@@ -273,9 +238,9 @@ def test_combine_latest_passes_back_pressure_through():
         task = asyncio.create_task(emit_async(b, 2))
         await spin()
         assert not task.done()
-        sink.events[0].set()
+        sink.gates[0].set()
         await finished(task)
-        assert sink.done == [(1, 2)]
+        assert sink.finished == [(1, 2)]
 
     asyncio.run(main())
 
@@ -336,9 +301,9 @@ def test_zip_latest_flushes_buffered_elements_one_at_a_time():
             await spin()
             assert sink.started == [(x, "q") for x in (1, 2, 3)[: i + 1]]
             assert not task.done()
-            sink.events[i].set()
+            sink.gates[i].set()
         await finished(task)
-        assert sink.done == [(1, "q"), (2, "q"), (3, "q")]
+        assert sink.finished == [(1, "q"), (2, "q"), (3, "q")]
 
     asyncio.run(main())
 
@@ -356,12 +321,12 @@ def test_zip_latest_lossless_element_arriving_mid_flush_waits_its_turn():
         await spin()
         assert sink.started == [(1, "q")]  # still one at a time
         for i in range(3):
-            sink.events[i].set()
+            sink.gates[i].set()
             await spin()
-            assert third.done() == ((3, "q") in sink.done)
+            assert third.done() == ((3, "q") in sink.finished)
         await finished(flush)
         await finished(third)
-        assert sink.done == [(1, "q"), (2, "q"), (3, "q")]
+        assert sink.finished == [(1, "q"), (2, "q"), (3, "q")]
 
     asyncio.run(main())
 
@@ -390,8 +355,8 @@ def test_union_passes_back_pressure_through():
         await spin()
         assert sink.started == [1]
         assert not task.done()
-        sink.events[0].set()
+        sink.gates[0].set()
         await finished(task)
-        assert sink.done == [1]
+        assert sink.finished == [1]
 
     asyncio.run(main())

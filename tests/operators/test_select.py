@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 import toolz
+from helpers import Capture, Gate, feed, spin
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -23,41 +24,6 @@ def ispositive(x):
 
 def identity(x):
     return x
-
-
-class Capture(Stream):
-    """A terminal node that records each element with the metadata it arrived with."""
-
-    def __init__(self, upstream):
-        self.seen = []
-        super().__init__(upstream)
-
-    def update(self, x, who=None, metadata=()):
-        self.seen.append((x, metadata))
-
-
-class Blocker:
-    """An async sink function that blocks each call until its own event is set."""
-
-    def __init__(self):
-        self.started, self.finished, self.gates = [], [], []
-
-    async def __call__(self, x):
-        gate = asyncio.Event()
-        self.gates.append(gate)
-        self.started.append(x)
-        await gate.wait()
-        self.finished.append(x)
-
-
-async def settle():
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-def emit_all(source, xs):
-    for x in xs:
-        source.emit(x)
 
 
 def attached(node, upstream):
@@ -89,7 +55,7 @@ def test_filter_and_remove_pass_extra_args_and_kwargs():
     source = Stream()
     kept = source.filter(above, 2, strict=False).sink_to_list()
     dropped = source.remove(above, 2, strict=False).sink_to_list()
-    emit_all(source, range(5))
+    feed(source, range(5))
     assert kept == [2, 3, 4]
     assert dropped == [0, 1]
 
@@ -97,7 +63,7 @@ def test_filter_and_remove_pass_extra_args_and_kwargs():
 def test_filter_none_keeps_truthy_elements():
     source = Stream()
     out = source.filter(None).sink_to_list()
-    emit_all(source, [0, 1, "", "a", None, [], [0], False, True])
+    feed(source, [0, 1, "", "a", None, [], [0], False, True])
     assert out == [1, "a", [0], True]
 
 
@@ -115,7 +81,7 @@ def test_slice_examples():
     for (start, end, step), expected in cases.items():
         source = Stream()
         out = source.slice(start, end, step).sink_to_list()
-        emit_all(source, range(10))
+        feed(source, range(10))
         assert out == expected, (start, end, step)
 
 
@@ -149,7 +115,7 @@ def test_slice_with_end_zero_never_attaches_and_start_beyond_end_detaches():
     assert source.downstreams == ()
     beyond = source.slice(5, 2)
     out = beyond.sink_to_list()
-    emit_all(source, range(3))
+    feed(source, range(3))
     assert not attached(beyond, source)
     assert out == []
     assert empty.current_value is None
@@ -160,7 +126,7 @@ def test_unique_maxsize_none_vs_one_vs_lru_refresh():
     first_seen = source.unique().sink_to_list()
     changes = source.unique(maxsize=1).sink_to_list()
     lru2 = source.unique(maxsize=2).sink_to_list()
-    emit_all(source, [1, 1, 2, 1, 3, 1, 3, 3])
+    feed(source, [1, 1, 2, 1, 3, 1, 3, 3])
     assert first_seen == [1, 2, 3]
     assert changes == [1, 2, 1, 3, 1, 3]
     # the repeat of 1 refreshes it, so 3 evicts 2 (not 1) and the last 1 is still known
@@ -173,7 +139,7 @@ def test_unique_with_key_and_unhashable_elements():
     every = source.unique(hashable=False).sink_to_list()
     changes = source.unique(maxsize=1, hashable=False).sink_to_list()
     by_key = source.unique(key=lambda d: d["a"] % 2).sink_to_list()
-    emit_all(source, [a, dict(a), b, a])
+    feed(source, [a, dict(a), b, a])
     assert every == [a, b]
     assert changes == [a, b, a]
     assert by_key == [a, b]
@@ -210,7 +176,7 @@ def test_current_value_is_last_emitted():
     source = Stream()
     nodes = [source.filter(iseven), source.remove(iseven), source.slice(1, 3), source.unique()]
     assert [n.current_value for n in nodes] == [None] * 4
-    emit_all(source, [2, 1, 2, 4, 3])
+    feed(source, [2, 1, 2, 4, 3])
     assert [n.current_value for n in nodes] == [4, 3, 2, 3]
 
 
@@ -227,7 +193,7 @@ keys = st.sampled_from([identity, abs, lambda x: x % 3])
 def test_filter_matches_builtin_filter(xs, predicate):
     source = Stream()
     out = source.filter(predicate).sink_to_list()
-    emit_all(source, xs)
+    feed(source, xs)
     assert out == list(filter(predicate, xs))
 
 
@@ -236,7 +202,7 @@ def test_filter_matches_builtin_filter(xs, predicate):
 def test_remove_matches_filterfalse(xs, predicate):
     source = Stream()
     out = source.remove(predicate).sink_to_list()
-    emit_all(source, xs)
+    feed(source, xs)
     assert out == list(itertools.filterfalse(predicate, xs))
 
 
@@ -251,7 +217,7 @@ def test_slice_matches_islice(xs, start, end, step):
     source = Stream()
     node = source.slice(start, end, step)
     out = node.sink_to_list()
-    emit_all(source, xs)
+    feed(source, xs)
     assert out == list(itertools.islice(xs, start, end, step))
     assert attached(node, source) == (end is None or len(xs) < end)
 
@@ -261,7 +227,7 @@ def test_slice_matches_islice(xs, start, end, step):
 def test_unique_matches_toolz_unique(xs, key):
     source = Stream()
     out = source.unique(key=key).sink_to_list()
-    emit_all(source, xs)
+    feed(source, xs)
     assert out == list(toolz.unique(xs, key=key))
 
 
@@ -271,7 +237,7 @@ def test_unique_matches_toolz_unique(xs, key):
 def test_unique_maxsize_matches_lru_model(xs, maxsize, key):
     source = Stream()
     out = source.unique(maxsize=maxsize, key=key).sink_to_list()
-    emit_all(source, xs)
+    feed(source, xs)
     assert out == lru_unique(xs, maxsize, key)
 
 
@@ -281,7 +247,7 @@ def test_unique_unhashable_matches_model(xs, maxsize):
     boxed = [[x] for x in xs]
     source = Stream()
     out = source.unique(maxsize=maxsize, hashable=False).sink_to_list()
-    emit_all(source, boxed)
+    feed(source, boxed)
     assert out == [[x] for x in lru_unique(xs, maxsize)]
 
 
@@ -367,7 +333,7 @@ def test_filter_passes_keywords_the_predicate_accepts():
 
     source = Stream()
     out = source.filter(pred, stream_nam="x").sink_to_list()
-    emit_all(source, ["x", "y"])
+    feed(source, ["x", "y"])
     assert out == ["x"]
 
 
@@ -411,19 +377,19 @@ def test_metadata_passes_through_and_ref_is_released_for_every_element(build, ke
 )
 def test_back_pressure_passes_through_for_kept_elements_only(build, dropped):
     async def main():
-        sink = Blocker()
+        sink = Gate()
         source = Stream()
         build(source).sink(sink)
         emitting = asyncio.ensure_future(source.emit(2, asynchronous=True))
-        await settle()
+        await spin()
         assert sink.started == [2]
         assert not emitting.done()
         sink.gates[0].set()
-        await settle()
+        await spin()
         assert emitting.done()
         assert sink.finished == [2]
         emitting = asyncio.ensure_future(source.emit(dropped, asynchronous=True))
-        await settle()
+        await spin()
         assert emitting.done()  # dropped: nothing to wait for
         assert sink.started == [2]
 
@@ -432,17 +398,17 @@ def test_back_pressure_passes_through_for_kept_elements_only(build, dropped):
 
 def test_slice_waits_for_its_last_element_although_it_detached():
     async def main():
-        sink = Blocker()
+        sink = Gate()
         source = Stream()
         node = source.slice(0, 1)
         node.sink(sink)
         emitting = asyncio.ensure_future(source.emit("last", asynchronous=True))
-        await settle()
+        await spin()
         assert not attached(node, source)
         assert sink.started == ["last"]
         assert not emitting.done()
         sink.gates[0].set()
-        await settle()
+        await spin()
         assert emitting.done()
         assert sink.finished == ["last"]
 

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 import toolz
+from helpers import Capture, Gate, spin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,36 +25,6 @@ def add(a, b):
 
 def parse(s):
     return int(s)
-
-
-class Capture(Stream):
-    """A terminal node that records each element with the metadata it arrived with."""
-
-    def __init__(self, upstream):
-        self.seen = []
-        super().__init__(upstream)
-
-    def update(self, x, who=None, metadata=()):
-        self.seen.append((x, metadata))
-
-
-class Blocker:
-    """An async sink function that blocks each call until its own event is set."""
-
-    def __init__(self):
-        self.started, self.finished, self.gates = [], [], []
-
-    async def __call__(self, x):
-        gate = asyncio.Event()
-        self.gates.append(gate)
-        self.started.append(x)
-        await gate.wait()
-        self.finished.append(x)
-
-
-async def settle():
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 # ------------------------------------------------------------------ behaviour
@@ -332,19 +303,19 @@ def test_flatten_passes_element_metadata_with_each_item():
 
 def test_map_passes_back_pressure():
     async def main():
-        sink = Blocker()
+        sink = Gate()
         ref = RefCounter()
         source = Stream()
         source.map(inc).sink(sink)
         emitting = asyncio.ensure_future(
             source.emit(1, asynchronous=True, metadata=[{"ref": ref}])
         )
-        await settle()
+        await spin()
         assert sink.started == [2]
         assert not emitting.done()
         assert ref.count == 1  # the element is still in use
         sink.gates[0].set()
-        await settle()
+        await spin()
         assert emitting.done()
         assert sink.finished == [2]
         assert ref.count == 0
@@ -354,7 +325,7 @@ def test_map_passes_back_pressure():
 
 def test_flatten_delivers_items_one_at_a_time_to_a_slow_sink():
     async def main():
-        sink = Blocker()
+        sink = Gate()
         ref = RefCounter()
         source = Stream()
         flat = source.flatten()
@@ -363,14 +334,14 @@ def test_flatten_delivers_items_one_at_a_time_to_a_slow_sink():
             source.emit([1, 2, 3], asynchronous=True, metadata=[{"ref": ref}])
         )
         for i, item in enumerate([1, 2, 3]):
-            await settle()
+            await spin()
             assert sink.started == [1, 2, 3][: i + 1]
             assert sink.finished == [1, 2, 3][:i]
             assert flat.current_value == item
             assert not emitting.done()
             assert ref.count == 1
             sink.gates[i].set()
-        await settle()
+        await spin()
         assert emitting.done()
         assert sink.finished == [1, 2, 3]
         assert ref.count == 0
@@ -380,11 +351,11 @@ def test_flatten_delivers_items_one_at_a_time_to_a_slow_sink():
 
 def test_flatten_of_an_empty_element_does_not_wait():
     async def main():
-        sink = Blocker()
+        sink = Gate()
         source = Stream()
         source.flatten().sink(sink)
         emitting = asyncio.ensure_future(source.emit([], asynchronous=True))
-        await settle()
+        await spin()
         assert emitting.done()
         assert sink.started == []
 
