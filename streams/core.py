@@ -15,14 +15,10 @@ loop), rebuilt whenever the graph is rewired, so a hop costs one Python call.
 from __future__ import annotations
 
 import asyncio
-import functools
-import importlib.metadata
-import inspect
-import reprlib
-import warnings
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
+from . import plugins
 from ._util import identity
 from .loop import run_sync, running_loop
 from .methods.aggregate import AggregateMethods
@@ -30,6 +26,7 @@ from .methods.combine import CombineMethods
 from .methods.select import SelectMethods
 from .methods.sinks import SinkMethods
 from .methods.transform import TransformMethods
+from .plugins import PluginMeta, PluginMethods
 from .refs import release_refs, retain_refs
 
 __all__ = ["BackpressureError", "Metadata", "Stream", "identity"]
@@ -43,9 +40,6 @@ Metadata = Sequence[dict[str, Any]]
 Push = Callable[[Any, "Stream[Any]", Metadata], Any]
 
 _get_running_loop = asyncio._get_running_loop  # the C call behind loop.running_loop
-
-PLUGIN_GROUPS = {"streams.nodes": False, "streams.sinks": False, "streams.sources": True}
-"""Entry-point groups searched for plugins, and whether their nodes are static methods."""
 
 
 class BackpressureError(RuntimeError):
@@ -70,57 +64,6 @@ class _Done:
 
 
 DONE = _Done()
-
-_short = reprlib.Repr()
-_short.maxstring = 80
-_short.maxother = 80
-
-
-def annotate(exc: BaseException, node: Stream[Any], x: Any) -> None:
-    """Add a note naming ``node`` and the element ``x`` to an exception from user code."""
-    exc.add_note(f"in {node} (element {_short.repr(x)})")
-
-
-def funcname(func: Any) -> str:
-    """A short readable name for a callable (used in node labels)."""
-    if isinstance(func, functools.partial):
-        return funcname(func.func)
-    name = getattr(func, "__name__", None)
-    if name == "<lambda>":
-        return "lambda"
-    if isinstance(name, str):
-        return name
-    return type(func).__name__
-
-
-def check_arguments(
-    node: str,
-    func: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    leading: int = 1,
-) -> None:
-    """Raise ``TypeError`` now if ``func`` could never be called with these extras.
-
-    Extra arguments of an operator go to the user function after the element. A
-    misspelt node keyword (``stream_nam=``) or a surplus argument would otherwise only
-    fail at the first element, so they are checked at build time against ``func``'s
-    signature (when it has one; some builtins do not).
-    """
-    if not args and not kwargs:
-        return
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError):  # builtins without a signature: cannot tell
-        return
-    try:
-        sig.bind_partial(*([None] * leading), *args, **kwargs)
-    except TypeError as exc:
-        given = ", ".join([*map(repr, args), *(f"{k}=..." for k in kwargs)])
-        raise TypeError(
-            f"{node}: cannot pass ({given}) to {funcname(func)}{sig}: {exc}; keywords that "
-            "are not options of the node go to the function"
-        ) from None
 
 
 async def wait(result: Any) -> None:
@@ -186,50 +129,14 @@ def _close(items: Iterator[Any]) -> None:
         close()
 
 
-def bind(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> Callable[..., Any]:
-    """``func`` with extra arguments appended after the element, prepared once at build time."""
-    if not args and not kwargs:
-        return func
-
-    def call(*xs: Any) -> Any:
-        return func(*xs, *args, **kwargs)
-
-    return call
-
-
-def positive_int(node: str, name: str, value: Any, *, allow_none: bool = False) -> Any:
-    """Validate an operator's size argument, naming the operator in the error."""
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{node}: {name} must be a positive integer, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{node}: {name} must be a positive integer, got {value!r}")
-    return value
-
-
-if TYPE_CHECKING:
-    _Meta = type
-else:
-
-    class _Meta(type):
-        """Finds plugins looked up on the class (``Stream.from_x``) before any node exists."""
-
-        def __getattr__(cls, name: str) -> Any:
-            if not name.startswith("_") and register_plugins():
-                return getattr(cls, name)
-            raise AttributeError(f"type object {cls.__name__!r} has no attribute {name!r}")
-
-
 class Stream(
+    PluginMethods,
     TransformMethods[T],
     SelectMethods[T],
     AggregateMethods[T],
     CombineMethods[T],
     SinkMethods[T],
-    metaclass=_Meta,
+    metaclass=PluginMeta,
 ):
     """A node of a stream graph; a bare ``Stream()`` is a source you push data into.
 
@@ -279,8 +186,8 @@ class Stream(
         asynchronous: bool | None = None,
         ensure_io_loop: bool = False,
     ) -> None:
-        if not _plugins_registered:
-            register_plugins()
+        if not plugins.registered:
+            plugins.register_plugins()
         self.name = stream_name
         self.loop = loop
         self.asynchronous = asynchronous
@@ -606,108 +513,3 @@ class Stream(
         from .graph import visualize
 
         return visualize(self, filename, **kwargs)
-
-    # ------------------------------------------------------------------ plugins
-
-    @classmethod
-    def register_api(
-        cls, modifier: Callable[[Any], Any] = identity, attribute_name: str | None = None
-    ) -> Callable[[N], N]:
-        """Add a node class (or any callable) to the ``Stream`` API; a class decorator.
-
-        The decorated callable becomes a method named after it (or ``attribute_name``)
-        that builds it with the stream as first argument. Pass ``staticmethod`` as
-        ``modifier`` for sources (``Stream.from_x(...)``). Built-in methods cannot be
-        replaced.
-
-        Examples
-        --------
-        >>> from streams import Stream
-        >>> @Stream.register_api()
-        ... class double(Stream):
-        ...     def update(self, x, who=None, metadata=()):
-        ...         return self._emit(2 * x, metadata)
-        >>> source = Stream()
-        >>> out = source.double().sink_to_list()
-        >>> source.emit(21)
-        >>> out
-        [42]
-        >>> del Stream.double  # unregister
-        """
-
-        def register(node: N) -> N:
-            name = attribute_name or getattr(node, "__name__", None)
-            if not name:
-                raise ValueError(f"cannot tell which name to register {node!r} under")
-            existing = inspect.getattr_static(cls, name, None)
-            if existing is not None and not getattr(
-                getattr(existing, "__func__", existing), "_streams_plugin", False
-            ):
-                raise ValueError(f"Stream.{name} is built in and cannot be replaced")
-
-            @functools.wraps(node)  # type: ignore[arg-type]
-            def method(*args: Any, **kwargs: Any) -> Any:
-                return node(*args, **kwargs)  # type: ignore[operator]
-
-            method._streams_plugin = True  # type: ignore[attr-defined]
-            setattr(cls, name, modifier(method))
-            return node
-
-        return register
-
-    @classmethod
-    def register_plugin_entry_point(
-        cls, entry_point: importlib.metadata.EntryPoint, modifier: Callable[[Any], Any] = identity
-    ) -> None:
-        """Make an entry point's node available as ``Stream.<name>``, loaded on first call.
-
-        Installed plugins are found on their own (see :func:`register_plugins`); this
-        registers one entry point explicitly.
-        """
-        if hasattr(cls, entry_point.name):
-            raise ValueError(f"cannot add {entry_point.name!r} to {cls.__name__}: name taken")
-
-        def stub(*args: Any, **kwargs: Any) -> Any:
-            node = entry_point.load()
-            if not (isinstance(node, type) and issubclass(node, Stream)):
-                raise TypeError(
-                    f"plugin {entry_point.name!r} ({entry_point.value}) must be a subclass "
-                    f"of Stream, got {node!r}"
-                )
-            cls.register_api(modifier, attribute_name=entry_point.name)(node)
-            return node(*args, **kwargs)
-
-        stub.__name__ = entry_point.name
-        stub.__doc__ = f"Plugin {entry_point.value}; loaded on first call."
-        cls.register_api(modifier, attribute_name=entry_point.name)(stub)
-
-
-_plugins_registered = False
-
-
-def register_plugins() -> bool:
-    """Register a loading stub for every plugin entry point; return whether any is new.
-
-    Runs once, on the first node built or the first unknown ``Stream.<name>`` lookup,
-    never at import. The groups are ``streams.nodes`` and ``streams.sinks`` (methods)
-    and ``streams.sources`` (static methods); a plugin's module is imported only when
-    its method is first called. A plugin whose name is taken is skipped with a warning.
-    """
-    global _plugins_registered
-    if _plugins_registered:
-        return False
-    _plugins_registered = True
-    added = False
-    for group, static in PLUGIN_GROUPS.items():
-        for ep in importlib.metadata.entry_points(group=group):
-            if hasattr(Stream, ep.name):
-                warnings.warn(
-                    f"streams plugin {ep.name!r} from {ep.value} is ignored: Stream.{ep.name} "
-                    "exists already",
-                    RuntimeWarning,
-                    stacklevel=2,
-                )
-                continue
-            Stream.register_plugin_entry_point(ep, staticmethod if static else identity)
-            added = True
-    return added

@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-import streams.core
+import streams.plugins
 from streams import Stream
 
 PLUGIN_MODULE = """
@@ -44,7 +44,7 @@ def installed_plugin(tmp_path, monkeypatch):
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-plugin\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(ENTRY_POINTS)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(streams.core, "_plugins_registered", False)
+    monkeypatch.setattr(streams.plugins, "registered", False)
     yield
     for name in ("negate_demo", "broken_demo", "from_pair_demo"):
         if name in Stream.__dict__:
@@ -89,7 +89,7 @@ def test_plugin_shadowing_a_builtin_is_skipped_with_a_warning(tmp_path, monkeypa
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shadow\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text("[streams.nodes]\nmap = shadow_mod:map\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(streams.core, "_plugins_registered", False)
+    monkeypatch.setattr(streams.plugins, "registered", False)
     with pytest.warns(RuntimeWarning, match="'map' from shadow_mod:map is ignored"):
         source = Stream()
     out = source.map(abs).sink_to_list()

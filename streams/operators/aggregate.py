@@ -12,18 +12,8 @@ from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeVar
 
-from .._util import NO_START
-from ..core import (
-    Metadata,
-    Stream,
-    annotate,
-    bind,
-    check_arguments,
-    funcname,
-    identity,
-    positive_int,
-    release_after,
-)
+from .._util import NO_START, annotate, bind, check_arguments, funcname, identity, positive_int
+from ..core import Metadata, Stream, release_after
 from ..refs import release_refs, retain_refs
 
 __all__ = ["Accumulate", "Collect", "Frequencies", "Partition", "PartitionUnique", "SlidingWindow"]

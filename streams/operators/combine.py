@@ -6,15 +6,8 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..core import (
-    BackpressureError,
-    Metadata,
-    Stream,
-    positive_int,
-    push_each,
-    release_after,
-    wait,
-)
+from .._util import positive_int
+from ..core import BackpressureError, Metadata, Stream, push_each, release_after, wait
 from ..loop import Completion, running_loop
 from ..refs import release_refs, retain_refs
 from .aggregate import flat

@@ -6,16 +6,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from ..core import (
-    Metadata,
-    Stream,
-    annotate,
-    bind,
-    check_arguments,
-    funcname,
-    identity,
-    positive_int,
-)
+from .._util import annotate, bind, check_arguments, funcname, identity, positive_int
+from ..core import Metadata, Stream
 
 __all__ = ["Filter", "Remove", "Slice", "Unique"]
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from ..core import Metadata, Stream, annotate, bind, check_arguments, funcname, push_each
+from .._util import annotate, bind, check_arguments, funcname
+from ..core import Metadata, Stream, push_each
 
 __all__ = ["Flatten", "Map", "Pluck", "Starmap"]
 

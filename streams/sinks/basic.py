@@ -8,7 +8,8 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import IO, Any, TypeVar
 
-from ..core import Metadata, Stream, annotate, bind, check_arguments, funcname
+from .._util import annotate, bind, check_arguments, funcname
+from ..core import Metadata, Stream
 from .base import Sink
 
 __all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink"]
