@@ -22,33 +22,51 @@ from collections.abc import Callable
 from typing import Any
 
 from .core import BackpressureError, Metadata, Stream
+from .errors import ErrorRecord, retry
 from .refs import RefCounter
 from .sinks import Sink
+from .sources import Source
 
-__all__ = ["BackpressureError", "Metadata", "RefCounter", "Sink", "Stream"]
+__all__ = [
+    "BackpressureError",
+    "ErrorRecord",
+    "Metadata",
+    "RefCounter",
+    "Sink",
+    "Source",
+    "Stream",
+    "retry",
+]
 __version__ = "0.1.0"
 
 FUNCTIONAL_FORMS = frozenset(
     {
         "accumulate",
+        "buffer",
         "collect",
         "combine_latest",
         "concat",
+        "delay",
         "filter",
         "flatten",
         "frequencies",
+        "latest",
         "map",
+        "map_async",
         "partition",
         "partition_unique",
         "pluck",
+        "rate_limit",
         "remove",
         "scan",
         "sink",
         "sink_to_list",
         "sink_to_textfile",
-        "sliding_window",
         "slice",
+        "sliding_window",
         "starmap",
+        "timed_window",
+        "timed_window_unique",
         "union",
         "unique",
         "zip",

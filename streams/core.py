@@ -15,127 +15,51 @@ loop), rebuilt whenever the graph is rewired, so a hop costs one Python call.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import Any, ClassVar, TypeVar
 
 from . import plugins
 from ._util import identity
-from .loop import run_sync, running_loop
+from .errors import ErrorPolicy, check_policy
+from .loop import as_asyncio_loop, background_loop, run_sync, running_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
 from .methods.select import SelectMethods
 from .methods.sinks import SinkMethods
+from .methods.sources import SourceMethods
+from .methods.time import TimeMethods
 from .methods.transform import TransformMethods
 from .plugins import PluginMeta, PluginMethods
-from .refs import release_refs, retain_refs
+from .protocol import (
+    BLOCKED_EMITTER,
+    DONE,
+    BackpressureError,
+    Metadata,
+    Push,
+    drop,
+    release_after,
+    wait,
+)
+from .refs import retain_refs
+from .runtime import UNBOUND, Runtime, RuntimeMethods
 
 __all__ = ["BackpressureError", "Metadata", "Stream", "identity"]
 
 T = TypeVar("T")
-N = TypeVar("N")
-
-Metadata = Sequence[dict[str, Any]]
-"""Metadata carried with an element: a sequence of dicts (``{'ref': RefCounter}``...)."""
-
-Push = Callable[[Any, "Stream[Any]", Metadata], Any]
 
 _get_running_loop = asyncio._get_running_loop  # the C call behind loop.running_loop
 
 
-class BackpressureError(RuntimeError):
-    """A node must wait for room, but nothing could ever make room in this context."""
-
-
-def _drop(x: Any, who: Any, metadata: Any) -> None:
-    """The push of a node with no downstreams."""
-    return None
-
-
-class _Done:
-    """An already-complete awaitable: what an asynchronous emit returns if nothing waits."""
-
-    __slots__ = ()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return iter(())  # type: ignore[return-value]  # an exhausted iterator: done at once
-
-    def __repr__(self) -> str:
-        return "<done>"
-
-
-DONE = _Done()
-
-
-async def wait(result: Any) -> None:
-    """Wait until a pending ``update`` result (an awaitable or a list of them) completes."""
-    if type(result) is list:
-        pending = [r for r in result if r is not None]
-        if len(pending) == 1:
-            await pending[0]
-        elif pending:
-            await asyncio.gather(*pending)
-    elif result is not None:
-        await result
-
-
-def release_after(result: Any, metadata: Metadata) -> Any:
-    """Release ``metadata``'s refs once ``result`` (an ``update`` result) has completed."""
-    if result is None or (type(result) is list and not any(r is not None for r in result)):
-        release_refs(metadata)
-        return None
-    return _release_when_done(result, metadata)
-
-
-async def _release_when_done(result: Any, metadata: Metadata) -> None:
-    await wait(result)
-    release_refs(metadata)
-
-
-def push_each(node: Stream[Any], items: Iterator[tuple[Any, Metadata]]) -> Any:
-    """Push ``(value, metadata)`` pairs from ``node`` one at a time.
-
-    Nodes that emit several elements for one input use this: when a push leaves work
-    pending, the rest wait for it, so a slow consumer receives them in order and never
-    has more than one of them outstanding.
-    """
-    try:
-        for x, md in items:
-            node.current_value = x
-            r = node._push(x, node, md)
-            if r is not None:
-                return _push_rest(node, r, items)
-    except BaseException:
-        _close(items)
-        raise
-    return None
-
-
-async def _push_rest(
-    node: Stream[Any], pending: Any, items: Iterator[tuple[Any, Metadata]]
-) -> None:
-    try:
-        await wait(pending)
-        for x, md in items:
-            node.current_value = x
-            await wait(node._push(x, node, md))
-    finally:
-        _close(items)
-
-
-def _close(items: Iterator[Any]) -> None:
-    """Close a generator of items early, so its cleanup (``finally``) runs now."""
-    close = getattr(items, "close", None)
-    if close is not None:
-        close()
-
-
 class Stream(
     PluginMethods,
+    RuntimeMethods,
     TransformMethods[T],
     SelectMethods[T],
     AggregateMethods[T],
     CombineMethods[T],
+    TimeMethods[T],
     SinkMethods[T],
+    SourceMethods,
     metaclass=PluginMeta,
 ):
     """A node of a stream graph; a bare ``Stream()`` is a source you push data into.
@@ -149,12 +73,16 @@ class Stream(
     stream_name : str, optional
         A label for the node, shown by ``str()``, in error notes and in ``visualize``.
     loop : asyncio event loop or tornado IOLoop, optional
-        The loop that runs this graph's pending work; by default the loop running where
-        ``emit`` is called, or a shared background loop in a plain script.
+        The loop the whole graph runs on. By default a graph that needs a loop (timers,
+        sources, ``map_async``) takes the loop running where it is built, or else the one
+        running where it is first used, or else a shared background loop.
     asynchronous : bool, optional
-        If true, ``emit`` always returns an awaitable. Inherited from upstream nodes.
+        If true, ``emit`` always returns an awaitable; shared by the whole graph.
     ensure_io_loop : bool, optional
-        Accepted for streamz compatibility; a loop is found or started on first need.
+        Make the graph run on a loop even if none of its nodes needs one (streamz).
+    on_error : {'raise', 'skip', 'dead_letter'} or streams.retry(...), optional
+        What to do when processing an element fails at this node; see
+        :mod:`streams.errors`. Every operator accepts it.
 
     Examples
     --------
@@ -185,16 +113,16 @@ class Stream(
         loop: Any = None,
         asynchronous: bool | None = None,
         ensure_io_loop: bool = False,
+        on_error: ErrorPolicy = "raise",
     ) -> None:
         if not plugins.registered:
             plugins.register_plugins()
         self.name = stream_name
-        self.loop = loop
-        self.asynchronous = asynchronous
+        self.on_error = check_policy(type(self).__name__, on_error)
         self.current_value: Any = None
         self.upstreams = []
         self._downs = ()
-        self._push = _drop
+        self._push = drop
         if upstreams is not None:
             ups = list(upstreams)
         elif upstream is not None:
@@ -204,12 +132,32 @@ class Stream(
         for up in ups:
             if not isinstance(up, Stream):
                 raise TypeError(f"{type(self).__name__}: upstream must be a Stream, got {up!r}")
+        runtime = Runtime()
+        if loop is not None:
+            runtime.loop = as_asyncio_loop(loop)
+        runtime.asynchronous = asynchronous
+        for up in ups:  # refuse conflicting loops before wiring anything
+            up._runtime.check_compatible(runtime)
+            runtime.check_compatible(up._runtime)
+        self.asynchronous = asynchronous
+        self._home: Any = runtime.loop
+        runtime.add(self)
+        for up in ups:
             up.connect(self)
-        for up in self.upstreams:
-            if self.asynchronous is None and up.asynchronous is not None:
-                self.asynchronous = up.asynchronous
-            if self.loop is None and up.loop is not None:
-                self.loop = up.loop
+        if ensure_io_loop:
+            self._runtime.need_loop(self)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The asyncio loop this node's graph runs on (``None`` until it has one)."""
+        return self._runtime.loop
+
+    def _require_loop(self) -> None:
+        """Declare that this node needs an event loop (timers, tasks); see ``_on_loop``."""
+        self._runtime.need_loop(self)
+
+    def _on_loop(self) -> None:
+        """Called in the loop's thread once the graph has its loop; nodes start timers."""
 
     # ------------------------------------------------------------------ naming
 
@@ -265,8 +213,10 @@ class Stream(
             raise TypeError(f"{self}: can only connect to a Stream, got {downstream!r}")
         if downstream is self:
             raise ValueError(f"{self}: cannot connect a node to itself")
+        self._runtime.check_compatible(downstream._runtime)
         self._add_downstream(downstream)
         downstream._add_upstream(self)
+        self._runtime.absorb(downstream._runtime)
 
     def disconnect(self, downstream: Stream[Any]) -> None:
         """Stop feeding ``downstream``.
@@ -344,7 +294,7 @@ class Stream(
         """Recompute ``_push`` after the set of downstreams changed."""
         downs = self._downs
         if not downs:
-            self._push = _drop
+            self._push = drop
         elif len(downs) == 1:
             self._push = downs[0].update
         else:
@@ -437,6 +387,9 @@ class Stream(
         >>> seen
         ['0', '1', '2']
         """
+        home = self._home
+        if home is not None and home is not _get_running_loop():
+            return self._emit_elsewhere(x, asynchronous, metadata)
         self.current_value = x
         if metadata:
             retain_refs(metadata)
@@ -446,8 +399,10 @@ class Stream(
         else:
             r = self._push(x, self, ())
         if r is None:
-            if asynchronous or self.asynchronous or _get_running_loop() is not None:
+            if asynchronous or self.asynchronous or home is not None:
                 return DONE  # so that `await source.emit(x)` works in async code
+            if _get_running_loop() is not None:
+                return DONE
             return None
         return self._settle(r, asynchronous or bool(self.asynchronous))
 
@@ -458,10 +413,44 @@ class Stream(
         if asynchronous:
             return wait(result)
         loop = running_loop()
-        if loop is not None:
-            return loop.create_task(wait(result))
-        run_sync(wait(result), self.loop)
+        if loop is not None:  # a callback in the loop must not block it: run it as a task
+            task = loop.create_task(wait(result))
+            self._runtime.track(task)
+            return task
+        # A plain script: finish the work on the background loop, which the graph keeps
+        # from now on (a coroutine sink sees one loop for all its calls).
+        home = background_loop()
+        self._runtime.bind(home)
+        run_sync(wait(result), home)
         return None
+
+    def _emit_elsewhere(self, x: Any, asynchronous: bool, metadata: Metadata | None) -> Any:
+        """Emit from outside the graph's loop: run the element on that loop.
+
+        From a plain thread this blocks until the element was accepted; from another
+        running loop it returns an awaitable of that loop.
+        """
+        running = _get_running_loop()
+        if self._home is UNBOUND:  # first need: the loop here, or the background one
+            self._runtime.bind(running or background_loop())
+            if self._home is running:
+                return self.emit(x, asynchronous, metadata)
+        home = self._home
+        if home.is_closed() or not home.is_running():
+            state = "closed" if home.is_closed() else "not running"
+            raise RuntimeError(f"{self}: the event loop this graph runs on is {state} ({home!r})")
+        future = asyncio.run_coroutine_threadsafe(
+            self._emit_at_home(x, metadata, running is None), home
+        )
+        if running is not None:
+            return asyncio.wrap_future(future, loop=running)
+        future.result()
+        return DONE if asynchronous or self.asynchronous else None
+
+    async def _emit_at_home(self, x: Any, metadata: Metadata | None, blocking: bool) -> None:
+        if blocking:  # a thread is blocked on this element (see BackpressureError)
+            BLOCKED_EMITTER.set(True)
+        await self.emit(x, True, metadata)
 
     def start(self) -> None:
         """Start every source upstream of this node."""

@@ -9,11 +9,20 @@ background loop, started in a daemon thread on first need and never at import.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-__all__ = ["Completion", "as_asyncio_loop", "background_loop", "run_sync", "running_loop"]
+__all__ = [
+    "Alarm",
+    "Completion",
+    "as_asyncio_loop",
+    "background_loop",
+    "run_sync",
+    "running_loop",
+    "sleep_until",
+]
 
 R = TypeVar("R")
 
@@ -54,10 +63,32 @@ def background_loop() -> asyncio.AbstractEventLoop:
                 loop.call_soon(ready.set)
                 loop.run_forever()
 
-            threading.Thread(target=run, name="streams-loop", daemon=True).start()
+            thread = threading.Thread(target=run, name="streams-loop", daemon=True)
+            thread.start()
             ready.wait()
             _background = loop
+            atexit.register(_stop_background, loop, thread)
         return _background
+
+
+def _stop_background(loop: asyncio.AbstractEventLoop, thread: threading.Thread) -> None:
+    """At interpreter exit: cancel what still runs on the background loop, then stop it."""
+    if loop.is_closed() or not loop.is_running():
+        return
+
+    async def cancel_all() -> None:
+        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        asyncio.run_coroutine_threadsafe(cancel_all(), loop).result(timeout=10)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        if not loop.is_running():
+            loop.close()
 
 
 def run_sync(coro: Coroutine[Any, Any, R], loop: Any = None) -> R:
@@ -117,3 +148,40 @@ class Completion:
 def _resolve(fut: asyncio.Future[None]) -> None:
     if not fut.done():
         fut.set_result(None)
+
+
+async def sleep_until(when: float) -> None:
+    """Sleep until the running loop's clock reads ``when`` (exact with a virtual clock)."""
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[None] = loop.create_future()
+    handle = loop.call_at(when, _resolve, fut)
+    try:
+        await fut
+    finally:
+        handle.cancel()
+
+
+class Alarm:
+    """A sleep that another task can cut short with :meth:`ring` (``drain`` does)."""
+
+    __slots__ = ("_sleeping",)
+
+    def __init__(self) -> None:
+        self._sleeping: asyncio.Future[None] | None = None
+
+    async def sleep_until(self, when: float) -> None:
+        """Like :func:`sleep_until`, but return early if :meth:`ring` is called."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._sleeping = fut
+        handle = loop.call_at(when, _resolve, fut)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+            self._sleeping = None
+
+    def ring(self) -> None:
+        """Wake the sleeper now (no effect if nobody sleeps)."""
+        if self._sleeping is not None:
+            _resolve(self._sleeping)

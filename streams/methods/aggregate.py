@@ -106,6 +106,7 @@ class AggregateMethods(Generic[T]):
     def partition(
         self: Any,
         n: int,
+        timeout: float | str | None = None,
         key: Hashable | Callable[[Any], Hashable] | None = None,
         **kwargs: Any,
     ) -> Stream[tuple[T, ...]]:
@@ -115,9 +116,13 @@ class AggregateMethods(Generic[T]):
         ----------
         n : int
             Size of each tuple (positive).
+        timeout : float or str, optional
+            Emit a group that is not full ``timeout`` seconds (or ``'500ms'``...) after
+            its first element arrived. Without it a partial group waits for more
+            elements. Needs an event loop.
         key : callable or key/index, optional
             Keep one group per key: ``key(x)`` if callable, else ``x[key]``. A group is
-            emitted when it holds ``n`` elements.
+            emitted when it holds ``n`` elements (or times out).
 
         Returns
         -------
@@ -140,13 +145,20 @@ class AggregateMethods(Generic[T]):
         >>> by_parity
         [(0, 2), (1, 3)]
 
+        With a timeout, a partial group goes out once it is old enough:
+
+        >>> from streams.testing import record, run_virtual
+        >>> run_virtual(record(lambda s: s.partition(3, timeout=1.0),
+        ...                    feed=[(0.0, "a"), (0.5, "b"), (2.0, "c")], until=4.0))
+        [(1.0, ('a', 'b')), (3.0, ('c',))]
+
         See Also
         --------
         sliding_window, partition_unique, flatten
         """
         from ..operators.aggregate import Partition
 
-        return Partition(self, n, key, **kwargs)
+        return Partition(self, n, timeout, key, **kwargs)
 
     def partition_unique(
         self: Any,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -92,6 +92,64 @@ class TransformMethods(Generic[T]):
         from ..operators.transform import Starmap
 
         return Starmap(self, func, *args, **kwargs)
+
+    def map_async(
+        self: Any,
+        func: Callable[..., Awaitable[R]],
+        *args: Any,
+        parallelism: int = 1,
+        stop_on_exception: bool = False,
+        **kwargs: Any,
+    ) -> Stream[R]:
+        """Await a coroutine function on every element; emit the results in input order.
+
+        Up to ``parallelism`` calls run at once; beyond that the emitter waits (back
+        pressure). Results go out in the order the elements came in, whatever order the
+        calls finish in.
+
+        Parameters
+        ----------
+        func : coroutine function
+            ``async def`` function called as ``func(x, *args, **kwargs)``.
+        parallelism : int, optional
+            How many calls may run at the same time.
+        stop_on_exception : bool, optional
+            After a call raises (and ``on_error`` is ``'raise'``), stop: later elements
+            are refused with ``RuntimeError``. By default the error goes to the graph's
+            error streams (see ``errors()``) and the node goes on.
+        *args, **kwargs
+            Passed to ``func`` after the element.
+
+        Returns
+        -------
+        Stream
+
+        Raises
+        ------
+        TypeError
+            If ``func`` is not a coroutine function.
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> from streams.testing import record, run_virtual
+        >>> async def fetch(seconds):
+        ...     await asyncio.sleep(seconds)
+        ...     return f"took {seconds}s"
+        >>> run_virtual(record(lambda s: s.map_async(fetch, parallelism=2),
+        ...                    feed=[(0, 3), (0, 1)], until=5))
+        [(3.0, 'took 3s'), (3.0, 'took 1s')]
+        """
+        from ..operators.transform import MapAsync
+
+        return MapAsync(
+            self,
+            func,
+            *args,
+            parallelism=parallelism,
+            stop_on_exception=stop_on_exception,
+            **kwargs,
+        )
 
     def pluck(self: Any, pick: Hashable | list[Hashable], **kwargs: Any) -> Stream[Any]:
         """Select an item (or several) from every element.

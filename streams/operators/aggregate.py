@@ -7,32 +7,30 @@ and release them once the output containing them has been accepted downstream.
 
 from __future__ import annotations
 
-import operator
+import asyncio
 from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Literal, TypeVar
 
-from .._util import NO_START, annotate, bind, check_arguments, funcname, identity, positive_int
-from ..core import Metadata, Stream, release_after
+from .._util import (
+    NO_START,
+    bind,
+    check_arguments,
+    flat,
+    funcname,
+    identity,
+    key_function,
+    parse_interval,
+    positive_int,
+)
+from ..core import Stream
+from ..errors import ErrorPolicy
+from ..protocol import Metadata, release_after
 from ..refs import release_refs, retain_refs
 
 __all__ = ["Accumulate", "Collect", "Frequencies", "Partition", "PartitionUnique", "SlidingWindow"]
 
 T = TypeVar("T")
-
-
-def key_function(node: str, key: Any) -> Callable[[Any], Any] | None:
-    """A callable ``key`` as is; any other non-None key ``k`` as ``x[k]``."""
-    if key is None or callable(key):
-        return key  # type: ignore[no-any-return]
-    if not isinstance(key, Hashable):
-        raise TypeError(f"{node}: key must be callable or an index/key, got {key!r}")
-    return operator.itemgetter(key)
-
-
-def flat(metadatas: Any) -> list[dict[str, Any]]:
-    """Concatenate several elements' metadata into the metadata of their combination."""
-    return [m for md in metadatas for m in md]
 
 
 class Accumulate(Stream[Any]):
@@ -49,6 +47,7 @@ class Accumulate(Stream[Any]):
         returns_state: bool = False,
         with_state: bool = False,
         stream_name: str | None = None,
+        on_error: ErrorPolicy = "raise",
         **kwargs: Any,
     ) -> None:
         if not callable(func):
@@ -60,7 +59,7 @@ class Accumulate(Stream[Any]):
         self.returns_state = returns_state
         self.with_state = with_state
         self._call = bind(func, (), kwargs)
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, stream_name=stream_name, on_error=on_error)
 
     def _detail(self) -> str:
         return funcname(self.func)
@@ -76,8 +75,7 @@ class Accumulate(Stream[Any]):
                 else:
                     state = result = out
             except Exception as exc:
-                annotate(exc, self, x)
-                raise
+                return self._failed(exc, x, who, metadata)
         self.state = state
         if self.with_state:
             result = (state, result)
@@ -95,18 +93,23 @@ class Partition(Stream[tuple[Any, ...]]):
         self,
         upstream: Stream[Any],
         n: int,
+        timeout: Any = None,
         key: Hashable | Callable[[Any], Hashable] | None = None,
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         self.n = positive_int("partition", "n", n)
+        self.timeout = None if timeout is None else parse_interval("partition", timeout)
         self.key = key
         self._key = key_function("partition", key)
         self._buffers: dict[Any, list[Any]] = {}
         self._metadata: dict[Any, list[dict[str, Any]]] = {}
-        super().__init__(upstream, stream_name=stream_name)
+        self._timers: dict[Any, asyncio.TimerHandle] = {}  # per key, with a timeout
+        super().__init__(upstream, **options)
+        if self.timeout is not None:
+            self._require_loop()
 
     def _detail(self) -> str:
-        return str(self.n)
+        return str(self.n) if self.timeout is None else f"{self.n}, timeout={self.timeout:g}s"
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         k = None
@@ -115,25 +118,46 @@ class Partition(Stream[tuple[Any, ...]]):
                 k = self._key(x)
                 buf = self._buffers.get(k)
             except Exception as exc:
-                annotate(exc, self, x)
-                raise
+                return self._failed(exc, x, who, metadata)
         else:
             buf = self._buffers.get(None)
         if buf is None:
             buf = self._buffers[k] = []
+            if self.timeout is not None:  # the first element of a group starts its clock
+                loop = asyncio.get_running_loop()
+                self._timers[k] = loop.call_later(self.timeout, self._time_out, k)
         buf.append(x)
         if metadata:
             retain_refs(metadata)
             self._metadata.setdefault(k, []).extend(metadata)
         if len(buf) < self.n:
             return None
-        del self._buffers[k]
-        out = tuple(buf)
+        out, md = self._take(k)
         self.current_value = out
-        md = self._metadata.pop(k, None)
         if md is None:
             return self._push(out, self, ())
         return release_after(self._push(out, self, md), md)
+
+    def _take(self, k: Any) -> tuple[tuple[Any, ...], list[dict[str, Any]] | None]:
+        """The group of key ``k`` as a tuple, and its metadata; the group is emptied."""
+        timer = self._timers.pop(k, None)
+        if timer is not None:
+            timer.cancel()
+        return tuple(self._buffers.pop(k)), self._metadata.pop(k, None)
+
+    def _time_out(self, k: Any) -> None:
+        """Timer callback: emit the partial group of key ``k``."""
+        if k in self._buffers:
+            out, md = self._take(k)
+            self._push_soon(out, md or ())
+
+    async def _flush(self) -> bool:
+        if self.timeout is None or not self._buffers:
+            return False  # without a timeout, a partial group waits for more elements
+        for k in list(self._buffers):
+            out, md = self._take(k)
+            await self._push_async(out, md or ())
+        return True
 
 
 class PartitionUnique(Stream[tuple[Any, ...]]):
@@ -148,7 +172,7 @@ class PartitionUnique(Stream[tuple[Any, ...]]):
         n: int,
         key: Hashable | Callable[[Any], Hashable] = identity,
         keep: Literal["first", "last"] = "first",
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         if keep not in ("first", "last"):
             raise ValueError(f"partition_unique: keep must be 'first' or 'last', got {keep!r}")
@@ -157,7 +181,7 @@ class PartitionUnique(Stream[tuple[Any, ...]]):
         self.keep = keep
         self._key = key_function("partition_unique", key) or identity
         self._buffer: dict[Any, tuple[Any, Metadata]] = {}
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def _detail(self) -> str:
         return str(self.n)
@@ -167,8 +191,7 @@ class PartitionUnique(Stream[tuple[Any, ...]]):
             k = self._key(x)
             held = self._buffer.get(k)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         if held is not None:
             if self.keep == "first":
                 return None
@@ -198,13 +221,13 @@ class SlidingWindow(Stream[tuple[Any, ...]]):
         upstream: Stream[Any],
         n: int,
         return_partial: bool = True,
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         self.n = positive_int("sliding_window", "n", n)
         self.return_partial = return_partial
         self._buffer: deque[Any] = deque(maxlen=self.n)
         self._metadata: deque[Metadata] = deque(maxlen=self.n)
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def _detail(self) -> str:
         return str(self.n)
@@ -233,11 +256,11 @@ class Collect(Stream[tuple[Any, ...]]):
         upstream: Stream[Any],
         cache: Any = None,
         metadata_cache: Any = None,
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         self.cache = deque() if cache is None else cache
         self.metadata_cache = deque() if metadata_cache is None else metadata_cache
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
         self.cache.append(x)
@@ -264,16 +287,15 @@ class Frequencies(Stream[dict[Any, int]]):
 
     _label = "frequencies"
 
-    def __init__(self, upstream: Stream[Any], stream_name: str | None = None) -> None:
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
         self.counts: dict[Any, int] = {}
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         try:
             self.counts[x] = self.counts.get(x, 0) + 1
         except TypeError as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         out = dict(self.counts)  # each emitted count is a snapshot
         self.current_value = out
         return self._push(out, self, metadata)

@@ -6,11 +6,11 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .._util import positive_int
-from ..core import BackpressureError, Metadata, Stream, push_each, release_after, wait
+from .._util import flat, positive_int
+from ..core import Stream
 from ..loop import Completion, running_loop
+from ..protocol import BLOCKED_EMITTER, BackpressureError, Metadata, push_each, release_after, wait
 from ..refs import release_refs, retain_refs
-from .aggregate import flat
 
 __all__ = ["CombineLatest", "Union", "Zip", "ZipLatest"]
 
@@ -20,9 +20,9 @@ class _Join(Stream[Any]):
 
     _graphviz_shape = "triangle"
 
-    def __init__(self, upstreams: list[Stream[Any]], stream_name: str | None) -> None:
+    def __init__(self, upstreams: list[Stream[Any]], **options: Any) -> None:
         self._slots: dict[Stream[Any], list[int]] = {}
-        super().__init__(upstreams=upstreams, stream_name=stream_name)
+        super().__init__(upstreams=upstreams, **options)
 
     def _add_upstream(self, upstream: Stream[Any]) -> None:
         super()._add_upstream(upstream)
@@ -55,9 +55,7 @@ class Zip(_Join):
 
     _label = "zip"
 
-    def __init__(
-        self, *upstreams: Any, maxsize: int | None = 10, stream_name: str | None = None
-    ) -> None:
+    def __init__(self, *upstreams: Any, maxsize: int | None = 10, **options: Any) -> None:
         self.maxsize = positive_int("zip", "maxsize", maxsize, allow_none=True)
         streams = [u for u in upstreams if isinstance(u, Stream)]
         if not streams:
@@ -76,7 +74,7 @@ class Zip(_Join):
         ]
         self.buffers: list[deque[tuple[Any, Metadata]]] = []
         self._room: Completion | None = None  # set when the next tuple frees a place
-        super().__init__(streams, stream_name)
+        super().__init__(streams, **options)
 
     def _slot_added(self) -> None:
         self.buffers.append(deque())
@@ -100,23 +98,24 @@ class Zip(_Join):
         slots = self._slots_of(who)
         buffers = self.buffers
         maxsize = self.maxsize
-        loop = None
-        if maxsize is not None and any(len(buffers[j]) >= maxsize for j in slots):
-            loop = running_loop()
-            if loop is None:
-                raise BackpressureError(
-                    f"{self}: the buffer for {who} already holds maxsize={maxsize} elements "
-                    "waiting for the other upstreams, and this synchronous emit has no event "
-                    "loop to wait on. Emit with `await source.emit(x)` inside a running loop, "
-                    "feed the other upstreams, or raise maxsize (None is unbounded)."
-                )
+        # Waiting for room needs someone else to feed the other upstreams. A blocked
+        # synchronous caller (no loop here, or a thread waiting on this element) would
+        # wait forever if it is that someone: a full buffer refuses it instead.
+        can_wait = running_loop() is not None and not BLOCKED_EMITTER.get()
+        if not can_wait and maxsize is not None and any(len(buffers[j]) >= maxsize for j in slots):
+            raise BackpressureError(
+                f"{self}: the buffer for {who} already holds maxsize={maxsize} elements "
+                "waiting for the other upstreams, and this synchronous emit cannot wait "
+                "for room. Emit with `await source.emit(x)` inside a running loop, "
+                "feed the other upstreams, or raise maxsize (None is unbounded)."
+            )
         for j in slots:
             retain_refs(metadata)
             buffers[j].append((x, metadata))
         if all(buffers):
             return self._emit_front()
         full = maxsize is not None and any(len(buffers[j]) >= maxsize for j in slots)
-        if full and (loop is not None or running_loop() is not None):
+        if full and can_wait:
             if self._room is None:
                 self._room = Completion()
             return self._room.wait()
@@ -161,11 +160,11 @@ def _emit_on_slots(upstreams: list[Stream[Any]], emit_on: Any) -> set[int] | Non
 class _Latest(_Join):
     """A join that keeps the latest element of each slot (retained until replaced)."""
 
-    def __init__(self, upstreams: list[Stream[Any]], stream_name: str | None) -> None:
+    def __init__(self, upstreams: list[Stream[Any]], **options: Any) -> None:
         self.last: list[Any] = []
         self._metadata: list[Metadata] = []
         self._missing: set[int] = set()  # slots that have not delivered yet
-        super().__init__(upstreams, stream_name)
+        super().__init__(upstreams, **options)
 
     def _slot_added(self) -> None:
         self.last.append(None)
@@ -196,12 +195,10 @@ class CombineLatest(_Latest):
 
     _label = "combine_latest"
 
-    def __init__(
-        self, *upstreams: Stream[Any], emit_on: Any = None, stream_name: str | None = None
-    ) -> None:
+    def __init__(self, *upstreams: Stream[Any], emit_on: Any = None, **options: Any) -> None:
         self.emit_on = emit_on
         self._emit_on = _emit_on_slots(list(upstreams), emit_on)  # None: every slot
-        super().__init__(list(upstreams), stream_name)
+        super().__init__(list(upstreams), **options)
 
     def _slot_removed(self, index: int) -> None:
         super()._slot_removed(index)
@@ -225,13 +222,11 @@ class ZipLatest(_Latest):
 
     _label = "zip_latest"
 
-    def __init__(
-        self, lossless: Stream[Any], *upstreams: Stream[Any], stream_name: str | None = None
-    ) -> None:
+    def __init__(self, lossless: Stream[Any], *upstreams: Stream[Any], **options: Any) -> None:
         self.lossless = lossless
         self._pending: deque[tuple[Any, Metadata]] = deque()  # lossless elements to send
         self._flushing: Completion | None = None  # set while buffered elements go out
-        super().__init__([lossless, *upstreams], stream_name)
+        super().__init__([lossless, *upstreams], **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         for j in self._slots_of(who):
@@ -277,5 +272,5 @@ class Union(Stream[Any]):
     _label = "union"
     _graphviz_shape = "triangle"
 
-    def __init__(self, *upstreams: Stream[Any], stream_name: str | None = None) -> None:
-        super().__init__(upstreams=upstreams, stream_name=stream_name)
+    def __init__(self, *upstreams: Stream[Any], **options: Any) -> None:
+        super().__init__(upstreams=upstreams, **options)

@@ -6,8 +6,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from .._util import annotate, bind, check_arguments, funcname, identity, positive_int
-from ..core import Metadata, Stream
+from .._util import bind, check_arguments, funcname, identity, positive_int
+from ..core import Stream
+from ..errors import ErrorPolicy
+from ..protocol import Metadata
 
 __all__ = ["Filter", "Remove", "Slice", "Unique"]
 
@@ -26,6 +28,7 @@ class Filter(Stream[T]):
         predicate: Callable[..., Any] | None,
         *args: Any,
         stream_name: str | None = None,
+        on_error: ErrorPolicy = "raise",
         **kwargs: Any,
     ) -> None:
         if predicate is None:
@@ -45,7 +48,7 @@ class Filter(Stream[T]):
         self.args = args
         self.kwargs = kwargs
         self._call = bind(predicate, args, kwargs)
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, stream_name=stream_name, on_error=on_error)
 
     def _detail(self) -> str:
         return funcname(self.predicate)
@@ -54,8 +57,7 @@ class Filter(Stream[T]):
         try:
             keep = self._call(x)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         if keep:
             self.current_value = x
             return self._push(x, self, metadata)
@@ -71,8 +73,7 @@ class Remove(Filter[T]):
         try:
             drop = self._call(x)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         if drop:
             return None
         self.current_value = x
@@ -101,13 +102,13 @@ class Slice(Stream[T]):
         start: int | None = None,
         end: int | None = None,
         step: int | None = None,
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         self.first = _index("slice", "start", start, 0) or 0
         self.end = _index("slice", "end", end, 0)
         self.step = _index("slice", "step", step, 1) or 1
         self._position = 0
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
         self._detach_if_done()
 
     def _detail(self) -> str:
@@ -145,7 +146,7 @@ class Unique(Stream[T]):
         maxsize: int | None = None,
         key: Callable[[Any], Any] = identity,
         hashable: bool = True,
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         if not callable(key):
             raise TypeError(f"unique: key must be callable, got {key!r}")
@@ -161,7 +162,7 @@ class Unique(Stream[T]):
             self.seen = set()
         else:
             self.seen = OrderedDict()
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def _detail(self) -> str:
         return "" if self.maxsize is None else f"maxsize={self.maxsize}"
@@ -173,11 +174,9 @@ class Unique(Stream[T]):
         except TypeError as exc:
             if self.hashable and "unhashable" in str(exc):
                 exc.add_note("use unique(..., hashable=False) for unhashable keys")
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         if not new:
             return None
         self.current_value = x

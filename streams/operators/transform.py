@@ -1,14 +1,22 @@
-"""Operators that turn each element into another: map, starmap, pluck, flatten."""
+"""Operators that turn each element into another: map, starmap, map_async, pluck,
+flatten."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+import asyncio
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
-from .._util import annotate, bind, check_arguments, funcname
-from ..core import Metadata, Stream, push_each
+from .._util import annotate, bind, check_arguments, funcname, positive_int
+from ..core import Stream
+from ..errors import ErrorPolicy, Retry
+from ..loop import Completion
+from ..protocol import Metadata, push_each
+from ..refs import retain_refs
 
-__all__ = ["Flatten", "Map", "Pluck", "Starmap"]
+__all__ = ["Flatten", "Map", "MapAsync", "Pluck", "Starmap"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -30,6 +38,7 @@ class _Apply(Stream[R]):
         func: Callable[..., R],
         *args: Any,
         stream_name: str | None = None,
+        on_error: ErrorPolicy = "raise",
         **kwargs: Any,
     ) -> None:
         _require_callable(self._label, func)
@@ -39,7 +48,7 @@ class _Apply(Stream[R]):
         self.args = args
         self.kwargs = kwargs
         self._call = bind(func, args, kwargs)
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, stream_name=stream_name, on_error=on_error)
 
     def _detail(self) -> str:
         return funcname(self.func)
@@ -55,8 +64,7 @@ class Map(_Apply[R]):
         try:
             y = self._call(x)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         self.current_value = y
         return self._push(y, self, metadata)
 
@@ -72,8 +80,7 @@ class Starmap(_Apply[R]):
         try:
             y = self._call(*x)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         self.current_value = y
         return self._push(y, self, metadata)
 
@@ -87,10 +94,10 @@ class Pluck(Stream[Any]):
         self,
         upstream: Stream[Any],
         pick: Hashable | list[Hashable],
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         self.pick = pick
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def _detail(self) -> str:
         return repr(self.pick)
@@ -100,8 +107,7 @@ class Pluck(Stream[Any]):
         try:
             y = tuple([x[p] for p in pick]) if isinstance(pick, list) else x[pick]
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         self.current_value = y
         return self._push(y, self, metadata)
 
@@ -111,13 +117,129 @@ class Flatten(Stream[Any]):
 
     _label = "flatten"
 
-    def __init__(self, upstream: Stream[Any], stream_name: str | None = None) -> None:
-        super().__init__(upstream, stream_name=stream_name)
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
+        super().__init__(upstream, **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         try:
             items = iter(x)
         except TypeError as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         return push_each(self, ((item, metadata) for item in items))
+
+
+def is_coroutine_function(func: Any) -> bool:
+    """Whether calling ``func`` gives a coroutine (``async def``, also partials of one and
+    objects with an ``async def __call__``)."""
+    call = type(func).__call__ if not inspect.isroutine(func) else None
+    return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
+
+
+class MapAsync(_Apply[R]):
+    """Node behind :meth:`Stream.map_async`: await ``func(x, ...)`` for every element, up
+    to ``parallelism`` at a time, and emit the results in input order."""
+
+    _label = "map_async"
+
+    def __init__(
+        self,
+        upstream: Stream[Any],
+        func: Callable[..., Awaitable[R]],
+        *args: Any,
+        parallelism: int = 1,
+        stop_on_exception: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        if callable(func) and not is_coroutine_function(func):
+            raise TypeError(
+                f"map_async<{funcname(func)}>: func must be a coroutine function "
+                "(async def); use map for plain functions"
+            )
+        self.parallelism: int = positive_int("map_async", "parallelism", parallelism)
+        self.stop_on_exception = stop_on_exception
+        self._inflight: deque[tuple[asyncio.Task[Any], Any, Metadata]] = deque()
+        self._room: Completion | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._stopped_by: BaseException | None = None
+        super().__init__(upstream, func, *args, **kwargs)  # type: ignore[arg-type]
+        self._require_loop()
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        self._check_running()
+        if len(self._inflight) >= self.parallelism:
+            return self._start_later(x, metadata)
+        self._start(x, metadata)
+        return None
+
+    def _check_running(self) -> None:
+        if self._stopped_by is not None:
+            raise RuntimeError(
+                f"{self} stopped after an error (stop_on_exception=True): {self._stopped_by!r}"
+            ) from self._stopped_by
+
+    def _start(self, x: Any, metadata: Metadata) -> None:
+        retain_refs(metadata)
+        task = asyncio.get_running_loop().create_task(self._call(x))
+        self._inflight.append((task, x, metadata))
+        if self._worker is None:
+            self._worker = self._spawn(self._emit_results())
+
+    async def _start_later(self, x: Any, metadata: Metadata) -> None:
+        while len(self._inflight) >= self.parallelism:
+            if self._room is None:
+                self._room = Completion()
+            await self._room.wait()
+            self._check_running()
+        self._start(x, metadata)
+
+    def _next_done(self) -> None:
+        self._inflight.popleft()
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+
+    async def _emit_results(self) -> None:
+        try:
+            while self._inflight:
+                task, x, md = self._inflight[0]
+                try:
+                    result = await task
+                except Exception as exc:
+                    self._next_done()
+                    await self._element_failed(exc, x, md)
+                    continue
+                self._next_done()
+                await self._push_async(result, md)
+        finally:
+            self._worker = None
+
+    async def _element_failed(self, exc: Exception, x: Any, metadata: Metadata) -> None:
+        policy = self.on_error
+        if isinstance(policy, Retry):
+            for attempt in range(policy.attempts):
+                await asyncio.sleep(policy.delay(attempt))
+                try:
+                    result = await self._call(x)
+                except Exception as again:
+                    exc = again
+                else:
+                    await self._push_async(result, metadata)
+                    return
+            exc.add_note(f"gave up after {policy.attempts} retries")
+        annotate(exc, self, x)
+        self._report(exc, x, metadata)
+        final = policy.then if isinstance(policy, Retry) else policy
+        if self.stop_on_exception and final == "raise":
+            self._stopped_by = exc
+            for task, _, _ in self._inflight:
+                task.cancel()
+            self._inflight.clear()
+            if self._room is not None:
+                self._room.set()
+
+    async def _flush(self) -> bool:
+        worker = self._worker
+        if worker is None:
+            return False
+        await worker
+        return True

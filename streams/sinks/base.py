@@ -22,5 +22,5 @@ class Sink(Stream[T]):
     _graphviz_shape = "trapezium"
     _label = "sink"
 
-    def __init__(self, upstream: Stream[Any], stream_name: str | None = None) -> None:
-        super().__init__(upstream, stream_name=stream_name)
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
+        super().__init__(upstream, **options)

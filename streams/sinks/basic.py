@@ -8,8 +8,9 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import IO, Any, TypeVar
 
-from .._util import annotate, bind, check_arguments, funcname
-from ..core import Metadata, Stream
+from .._util import bind, check_arguments, funcname
+from ..core import Stream
+from ..protocol import Metadata, wait
 from .base import Sink
 
 __all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink"]
@@ -17,7 +18,7 @@ __all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink"]
 T = TypeVar("T")
 
 # Keyword arguments that configure the node rather than the function (as in streamz).
-_NODE_KEYWORDS = frozenset({"stream_name", "loop", "asynchronous", "ensure_io_loop"})
+_NODE_KEYWORDS = frozenset({"stream_name", "loop", "asynchronous", "ensure_io_loop", "on_error"})
 
 
 class FuncSink(Sink[T]):
@@ -38,10 +39,7 @@ class FuncSink(Sink[T]):
         self.args = args
         self.kwargs = kwargs
         self._call = bind(func, args, kwargs)
-        super().__init__(upstream, stream_name=node_kwargs.get("stream_name"))
-        for key in ("loop", "asynchronous"):
-            if node_kwargs.get(key) is not None:
-                setattr(self, key, node_kwargs[key])
+        super().__init__(upstream, **node_kwargs)
 
     def _detail(self) -> str:
         return funcname(self.func)
@@ -50,19 +48,19 @@ class FuncSink(Sink[T]):
         try:
             r = self._call(x)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         self.current_value = x
         if r is None or not inspect.isawaitable(r):
             return None
-        return self._finish(r, x)
+        return self._finish(r, x, who, metadata)
 
-    async def _finish(self, pending: Awaitable[Any], x: Any) -> None:
+    async def _finish(
+        self, pending: Awaitable[Any], x: Any, who: Stream[Any] | None, metadata: Metadata
+    ) -> None:
         try:
             await pending
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            await wait(self._failed(exc, x, who, metadata))
 
 
 class SinkList(list[T]):
@@ -76,11 +74,11 @@ class ListSink(Sink[T]):
 
     _label = "sink_to_list"
 
-    def __init__(self, upstream: Stream[Any], stream_name: str | None = None) -> None:
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
         self.data: SinkList[T] = SinkList()
         self.data.node = self
         self._append = self.data.append
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
         self.current_value = x
@@ -98,7 +96,7 @@ class TextFileSink(Sink[str]):
         file: str | os.PathLike[str] | IO[str],
         end: str = "\n",
         mode: str = "a",
-        stream_name: str | None = None,
+        **options: Any,
     ) -> None:
         if isinstance(file, str | os.PathLike):
             self.file: IO[str] = open(file, mode=mode)  # noqa: SIM115 -- closed by destroy()
@@ -108,19 +106,19 @@ class TextFileSink(Sink[str]):
             raise TypeError(f"sink_to_textfile: expected a path or a text file, got {file!r}")
         self.end = end
         self._finalizer = weakref.finalize(self, self.file.close)
-        super().__init__(upstream, stream_name=stream_name)
+        super().__init__(upstream, **options)
 
     def _detail(self) -> str:
         return str(getattr(self.file, "name", ""))
 
-    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         try:
             self.file.write(x + self.end)
         except Exception as exc:
-            annotate(exc, self, x)
-            raise
+            return self._failed(exc, x, who, metadata)
         self.file.flush()
         self.current_value = x
+        return None
 
     def _close(self) -> None:
         self._finalizer()

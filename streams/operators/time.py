@@ -1,0 +1,357 @@
+"""Operators that involve time or run on their own: timed_window, timed_window_unique,
+delay, rate_limit, buffer and latest.
+
+These are the nodes that need an event loop. They read time only from the loop their
+graph runs on (``loop.time()``, ``call_at``), so a virtual clock drives them exactly in
+tests (:mod:`streams.testing`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from collections.abc import Callable, Hashable
+from typing import Any, Literal, TypeVar
+
+from .._util import flat, identity, key_function, parse_interval, positive_int
+from ..core import Stream
+from ..loop import Alarm, Completion, sleep_until
+from ..protocol import Metadata, wait
+from ..refs import release_refs, retain_refs
+
+__all__ = [
+    "Buffer",
+    "Delay",
+    "Latest",
+    "RateLimit",
+    "TimedWindow",
+    "TimedWindowUnique",
+    "parse_interval",
+]
+
+T = TypeVar("T")
+
+
+class _Worker(Stream[T]):
+    """A node that holds elements and pushes them on from a task of its own."""
+
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
+        self._worker: asyncio.Task[None] | None = None
+        self._room: Completion | None = None  # set when a held element leaves
+        super().__init__(upstream, **options)
+        self._require_loop()
+
+    def _kick(self) -> None:
+        """Start the worker task unless it runs already."""
+        if self._worker is None:
+            self._worker = self._spawn(self._run_worker())
+
+    async def _run_worker(self) -> None:
+        try:
+            await self._work()
+        finally:
+            self._worker = None
+
+    async def _work(self) -> None:
+        """Push held elements until there are none left."""
+        raise NotImplementedError
+
+    def _made_room(self) -> None:
+        if self._room is not None:
+            self._room.set()
+            self._room = None
+
+    async def _wait_for_room(self, full: Callable[[], bool]) -> None:
+        while full():
+            if self._room is None:
+                self._room = Completion()
+            await self._room.wait()
+
+    async def _flush(self) -> bool:
+        worker = self._worker
+        if worker is None:
+            return False
+        await worker
+        return True
+
+
+class Buffer(_Worker[T]):
+    """Node behind :meth:`Stream.buffer`: a queue of at most ``n`` elements between a fast
+    producer and a slower consumer."""
+
+    _label = "buffer"
+    _graphviz_shape = "diamond"
+
+    def __init__(self, upstream: Stream[Any], n: int, **options: Any) -> None:
+        self.n: int = positive_int("buffer", "n", n)
+        self._queue: deque[tuple[Any, Metadata]] = deque()
+        super().__init__(upstream, **options)
+
+    def _detail(self) -> str:
+        return str(self.n)
+
+    def _full(self) -> bool:
+        return len(self._queue) >= self.n
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        if self._full():
+            return self._put_later(x, metadata)
+        self._put(x, metadata)
+        return None
+
+    def _put(self, x: Any, metadata: Metadata) -> None:
+        retain_refs(metadata)
+        self._queue.append((x, metadata))
+        self._kick()
+
+    async def _put_later(self, x: Any, metadata: Metadata) -> None:
+        await self._wait_for_room(self._full)
+        self._put(x, metadata)
+
+    async def _work(self) -> None:
+        while self._queue:
+            x, md = self._queue.popleft()
+            self._made_room()
+            await self._push_async(x, md)
+
+
+class Latest(_Worker[T]):
+    """Node behind :meth:`Stream.latest`: pass on only the newest element while the
+    consumer is busy."""
+
+    _label = "latest"
+    _graphviz_shape = "diamond"
+
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
+        self._next: tuple[Any, Metadata] | None = None
+        super().__init__(upstream, **options)
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
+        retain_refs(metadata)
+        if self._next is not None:
+            release_refs(self._next[1])  # superseded: done with by design
+        self._next = (x, metadata)
+        self._kick()
+
+    async def _work(self) -> None:
+        while self._next is not None:
+            (x, md), self._next = self._next, None
+            await self._push_async(x, md)
+
+
+class Delay(_Worker[T]):
+    """Node behind :meth:`Stream.delay`: emit each element ``interval`` seconds after it
+    arrived, holding at most ``maxsize`` of them."""
+
+    _label = "delay"
+    _graphviz_shape = "octagon"
+
+    def __init__(
+        self, upstream: Stream[Any], interval: Any, maxsize: int | None = 1000, **options: Any
+    ) -> None:
+        self.interval = parse_interval("delay", interval)
+        self.maxsize = positive_int("delay", "maxsize", maxsize, allow_none=True)
+        self._queue: deque[tuple[float, Any, Metadata]] = deque()
+        self._alarm = Alarm()
+        self._hurry = False
+        super().__init__(upstream, **options)
+
+    def _detail(self) -> str:
+        return f"{self.interval:g}s"
+
+    def _full(self) -> bool:
+        return self.maxsize is not None and len(self._queue) >= self.maxsize
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        if self._full():
+            return self._put_later(x, metadata)
+        self._put(x, metadata)
+        return None
+
+    def _put(self, x: Any, metadata: Metadata) -> None:
+        retain_refs(metadata)
+        due = asyncio.get_running_loop().time() + self.interval
+        self._queue.append((due, x, metadata))
+        self._kick()
+
+    async def _put_later(self, x: Any, metadata: Metadata) -> None:
+        await self._wait_for_room(self._full)
+        self._put(x, metadata)
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            due, x, md = self._queue[0]
+            if not self._hurry and due > loop.time():
+                await self._alarm.sleep_until(due)
+                continue
+            self._queue.popleft()
+            self._made_room()
+            await self._push_async(x, md)
+
+    async def _flush(self) -> bool:
+        self._hurry = True  # drain: emit what is held now, in order
+        self._alarm.ring()
+        try:
+            flushed: bool = await super()._flush()
+            return flushed
+        finally:
+            self._hurry = False
+
+
+class RateLimit(Stream[T]):
+    """Node behind :meth:`Stream.rate_limit`: at most one element per ``interval``; the
+    emitter of an early element waits for its turn."""
+
+    _label = "rate_limit"
+    _graphviz_shape = "octagon"
+
+    def __init__(self, upstream: Stream[Any], interval: Any, **options: Any) -> None:
+        self.interval = parse_interval("rate_limit", interval)
+        self._next = -math.inf  # the earliest time the next element may pass
+        super().__init__(upstream, **options)
+        self._require_loop()
+
+    def _detail(self) -> str:
+        return f"{self.interval:g}s"
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        now = asyncio.get_running_loop().time()
+        slot = self._next
+        if slot <= now:
+            self._next = now + self.interval
+            self.current_value = x
+            return self._push(x, self, metadata)
+        self._next = slot + self.interval  # book the slot now: order is kept
+        return self._push_at(slot, x, metadata)
+
+    async def _push_at(self, when: float, x: Any, metadata: Metadata) -> None:
+        await sleep_until(when)
+        self.current_value = x
+        await wait(self._push(x, self, metadata))
+
+
+class TimedWindow(Stream[Any]):
+    """Node behind :meth:`Stream.timed_window`: every ``interval`` seconds, emit the list
+    of what arrived since the last emission."""
+
+    _label = "timed_window"
+    _graphviz_shape = "octagon"
+
+    def __init__(self, upstream: Stream[Any], interval: Any, **options: Any) -> None:
+        self.interval = parse_interval(self._label, interval)
+        self._buffer: Any = self._empty()
+        self._metadata: list[Metadata] = []
+        self._emitting: Completion | None = None  # while a window is being accepted
+        self._lock: asyncio.Lock | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        super().__init__(upstream, **options)
+        self._require_loop()
+
+    def _detail(self) -> str:
+        return f"{self.interval:g}s"
+
+    def _on_loop(self) -> None:
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    def _close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.get_loop().call_soon_threadsafe(self._ticker.cancel)
+            self._ticker = None
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        start, k = loop.time(), 0
+        while True:
+            # the next tick after now (ticks missed while a window was slow are skipped)
+            k = max(k + 1, math.floor((loop.time() - start) / self.interval) + 1)
+            await sleep_until(start + k * self.interval)
+            await self._emit_window()
+
+    def _empty(self) -> Any:
+        """A new, empty window."""
+        return []
+
+    def _take(self) -> tuple[Any, list[dict[str, Any]]]:
+        """The current window's content as emitted, and its metadata; empties the window."""
+        out, self._buffer = self._buffer, self._empty()
+        md, self._metadata = flat(self._metadata), []
+        return out, md
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        retain_refs(metadata)
+        self._buffer.append(x)
+        self._metadata.append(metadata)
+        return self._pressure()
+
+    def _pressure(self) -> Any:
+        if self._emitting is not None:  # back pressure while the last window is accepted
+            return self._emitting.wait()
+        return None
+
+    async def _emit_window(self) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            out, md = self._take()
+            self._emitting = done = Completion()
+            try:
+                await self._push_async(out, md)
+            finally:
+                self._emitting = None
+                done.set()
+
+    async def _flush(self) -> bool:
+        if not self._buffer:
+            return False
+        await self._emit_window()
+        return True
+
+
+class TimedWindowUnique(TimedWindow):
+    """Node behind :meth:`Stream.timed_window_unique`: every ``interval`` seconds, emit a
+    tuple of what arrived, one element per key."""
+
+    _label = "timed_window_unique"
+
+    def __init__(
+        self,
+        upstream: Stream[Any],
+        interval: Any,
+        key: Hashable | Callable[[Any], Hashable] = identity,
+        keep: Literal["first", "last"] = "first",
+        **options: Any,
+    ) -> None:
+        if keep not in ("first", "last"):
+            raise ValueError(f"timed_window_unique: keep must be 'first' or 'last', got {keep!r}")
+        self.key = key
+        self.keep = keep
+        self._key = key_function("timed_window_unique", key) or identity
+        self._by_key: dict[Any, Metadata] = {}  # metadata of each held element, by key
+        super().__init__(upstream, interval, **options)
+
+    def _empty(self) -> Any:
+        return {}
+
+    def _take(self) -> tuple[Any, list[dict[str, Any]]]:
+        out, self._buffer = tuple(self._buffer.values()), {}
+        md, self._by_key = flat(self._by_key.values()), {}
+        return out, md
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        try:
+            k = self._key(x)
+            held = k in self._buffer
+        except Exception as exc:
+            return self._failed(exc, x, who, metadata)
+        if held:
+            if self.keep == "first":
+                return self._pressure()
+            del self._buffer[k]  # keep="last": the newest moves to the end
+            release_refs(self._by_key.pop(k))
+        retain_refs(metadata)
+        self._buffer[k] = x
+        self._by_key[k] = metadata
+        return self._pressure()

@@ -1,0 +1,169 @@
+"""The base class of sources."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+from ..core import Stream
+from ..loop import Alarm, Completion, background_loop, running_loop
+from ..protocol import wait
+
+__all__ = ["Source"]
+
+T = TypeVar("T")
+
+
+class Source(Stream[T]):
+    """A node that produces elements on its own, from ``start()`` until it is done or
+    stopped.
+
+    Subclasses implement ``async def run(self)``: produce elements with
+    ``await self.emit(x)`` (which waits for back pressure), check :attr:`stopped` between
+    elements, and pause with ``await self.sleep(seconds)``, which :meth:`stop` cuts
+    short. When ``run`` returns, the source is done: everything it emitted has been
+    accepted downstream.
+
+    A source runs on its graph's event loop: the loop running where it is built or
+    started, or else the shared background loop.
+
+    Parameters
+    ----------
+    start : bool, optional
+        Start at once (default: nothing flows until :meth:`start`).
+    **options
+        ``stream_name``, ``on_error``... as for every node. An error raised by ``run`` or
+        by the graph downstream while no emitter waits goes to the graph's error
+        streams (see :meth:`~streams.Stream.errors`); the source goes on with its next
+        element.
+
+    Attributes
+    ----------
+    started : bool
+        Whether :meth:`start` was called.
+    stopped : bool
+        Whether the source is not running (before ``start``, after ``stop`` or once done).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from streams import Source
+    >>> class Countdown(Source):
+    ...     def __init__(self, n, **kwargs):
+    ...         self.n = n
+    ...         super().__init__(**kwargs)
+    ...     async def run(self):
+    ...         for i in range(self.n, 0, -1):
+    ...             if self.stopped:
+    ...                 break
+    ...             await self.emit(i)
+    ...             await self.sleep(0.01)
+    >>> source = Countdown(3)
+    >>> out = source.sink_to_list()
+    >>> source.start()
+    >>> source.wait()  # a plain script blocks until the source is done
+    >>> out
+    [3, 2, 1]
+    """
+
+    _label = "source"
+    _graphviz_shape = "house"
+
+    def __init__(self, start: bool = False, **options: Any) -> None:
+        self.started = False
+        self.stopped = True
+        self._task: asyncio.Task[None] | None = None
+        self._alarm = Alarm()
+        self._finished = Completion()
+        super().__init__(**options)
+        self._require_loop()
+        if start:
+            self.start()
+
+    async def run(self) -> None:
+        """Produce the elements (override this); return when there are no more."""
+        raise NotImplementedError(f"{type(self).__name__} must implement async def run()")
+
+    @property
+    def done(self) -> bool:
+        """Whether the source ran to its end (or was stopped) after being started."""
+        return self.started and self._finished.done
+
+    def start(self) -> None:
+        """Start producing, on the graph's loop; nothing happens if already running."""
+        if self.started and not self.stopped:
+            return
+        runtime = self._runtime
+        if runtime.loop is None:
+            runtime.bind(running_loop() or background_loop())
+        loop = runtime.loop
+        assert loop is not None
+        self.started = True
+        self.stopped = False
+        self._finished = Completion()
+        if loop is running_loop():
+            self._launch()
+        else:
+            loop.call_soon_threadsafe(self._launch)
+
+    def _launch(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._main())
+
+    async def _main(self) -> None:
+        try:
+            await self.run()
+        except Exception as exc:
+            self._report(exc, None, ())
+        finally:
+            self.stopped = True
+            self._task = None
+            self._finished.set()
+
+    def stop(self) -> None:
+        """Stop producing after the element in hand; a ``sleep`` in progress ends now."""
+        if self.stopped:
+            return
+        self.stopped = True
+        loop = self._runtime.loop
+        if loop is None or loop is running_loop():
+            self._alarm.ring()
+        else:
+            loop.call_soon_threadsafe(self._alarm.ring)
+
+    async def sleep(self, seconds: float) -> None:
+        """Pause ``run`` for ``seconds`` of loop time, or until :meth:`stop`."""
+        if not self.stopped:
+            loop = asyncio.get_running_loop()
+            await self._alarm.sleep_until(loop.time() + seconds)
+
+    def wait(self) -> Any:
+        """Wait until the source is done: it produced everything and all of it was
+        accepted downstream (or it was stopped).
+
+        Returns
+        -------
+        None or awaitable
+            In a plain script ``wait`` blocks; inside a running loop it returns an
+            awaitable. Pair it with :meth:`~streams.Stream.drain` to also flush what
+            buffering nodes still hold.
+        """
+        home = self._runtime.loop
+        running = running_loop()
+        if home is None or self._finished.done:
+            return self._finished.wait() if running is not None else None
+        if home is running:
+            return self._finished.wait()
+        future = asyncio.run_coroutine_threadsafe(self._finished.wait(), home)
+        if running is not None:
+            return asyncio.wrap_future(future, loop=running)
+        future.result()
+        return None
+
+    async def _send(self, x: Any) -> None:
+        """Push ``x`` downstream and wait for it; a failure is reported, not raised, so
+        the source goes on with its next element."""
+        self.current_value = x
+        try:
+            await wait(self._push(x, self, ()))
+        except Exception as exc:
+            self._report(exc, x, ())

@@ -1,0 +1,42 @@
+"""A source that emits the items of an iterable."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from ..protocol import wait
+from .base import Source
+
+__all__ = ["FromIterable"]
+
+T = TypeVar("T")
+
+YIELD_EVERY = 256
+"""Elements pushed synchronously before the source lets the loop run other work."""
+
+
+class FromIterable(Source[T]):
+    """Node behind :meth:`Stream.from_iterable`: emit every item, waiting for back
+    pressure; done after the last one."""
+
+    _label = "from_iterable"
+
+    def __init__(self, iterable: Iterable[T], **options: Any) -> None:
+        self.iterable = iterable
+        super().__init__(**options)
+
+    async def run(self) -> None:
+        for pushed, x in enumerate(self.iterable, 1):
+            if self.stopped:
+                break
+            self.current_value = x
+            try:
+                r = self._push(x, self, ())
+                if r is not None:
+                    await wait(r)
+            except Exception as exc:  # this element failed downstream; go on
+                self._report(exc, x, ())
+            if pushed % YIELD_EVERY == 0:
+                await asyncio.sleep(0)  # let timers and other tasks run
