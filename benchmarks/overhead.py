@@ -12,6 +12,7 @@ Implementations:
     closures   plain push closures, each calling the next: the floor of a push design
     streams    Stream().map(...)... driven by source.emit(x)
     streams-async  the same graph, `await source.emit(x)` inside a running asyncio loop
+    streams-source the same graph fed by Stream.from_iterable(range(N)) on a running loop
     streamz    streamz 0.6 driven by emit (only when streamz is installed)
 
 Every case checks its count and last value against the plain loop, so a case that drops
@@ -135,16 +136,16 @@ def closures_b(n):
 # ----------------------------------------------------------------- streams / streamz
 
 
-def build_a(Stream):
+def build_a(Stream, source=None):
     sink = Counter()
-    source = Stream()
+    source = Stream() if source is None else source
     source.map(inc).filter(iseven).accumulate(add).sink(sink)
     return source, sink
 
 
-def build_b(Stream):
+def build_b(Stream, source=None):
     sink = Counter()
-    source = Stream()
+    source = Stream() if source is None else source
     node = source
     for _ in range(10):
         node = node.map(inc)
@@ -178,6 +179,19 @@ def async_driver(Stream, build):
     return run
 
 
+def source_driver(Stream, build):
+    def run(n):
+        async def main():
+            source, sink = build(Stream, Stream.from_iterable(range(n)))
+            source.start()
+            await source.wait()
+            return sink
+
+        return asyncio.run(main())
+
+    return run
+
+
 # ----------------------------------------------------------------- harness
 
 
@@ -205,6 +219,7 @@ def cases() -> dict[str, dict[str, Callable[[int], Counter]]]:
             "closures": closures_a,
             "streams": emit_driver(streams.Stream, build_a),
             "streams-async": async_driver(streams.Stream, build_a),
+            "streams-source": source_driver(streams.Stream, build_a),
         },
         "B": {
             "loop": loop_b,
@@ -261,6 +276,8 @@ def main(argv: list[str] | None = None) -> dict:
         g: {
             "streams_over_closures": results[g]["streams"] / results[g]["closures"],
             "async_over_sync": results[g]["streams-async"] / results[g]["streams"],
+            **({"source_over_sync": results[g]["streams-source"] / results[g]["streams"]}
+               if "streams-source" in results[g] else {}),
             **(
                 {"streamz_over_streams": results[g]["streamz"] / results[g]["streams"]}
                 if "streamz" in results[g]
@@ -274,7 +291,9 @@ def main(argv: list[str] | None = None) -> dict:
         parts = [f"streams/closures = {s['streams_over_closures']:.2f} (target <= 2.5)"]
         if "streamz_over_streams" in s:
             parts.append(f"streamz/streams = {s['streamz_over_streams']:.1f} (target >= 10)")
-        parts.append(f"await emit / emit = {s['async_over_sync']:.2f}")
+        parts.append(f"await emit / emit = {s['async_over_sync']:.2f} (target <= 1.5)")
+        if "source_over_sync" in s:
+            parts.append(f"from_iterable / emit = {s['source_over_sync']:.2f} (target <= 1.5)")
         print(f"- graph {g}: " + "; ".join(parts))
     if args.json:
         with open(args.json, "w") as f:

@@ -33,9 +33,11 @@ from .plugins import PluginMeta, PluginMethods
 from .protocol import (
     BLOCKED_EMITTER,
     DONE,
+    DONE_CACHE,
     BackpressureError,
     Metadata,
     Push,
+    done_on,
     drop,
     release_after,
     wait,
@@ -136,9 +138,13 @@ class Stream(
         if loop is not None:
             runtime.loop = as_asyncio_loop(loop)
         runtime.asynchronous = asynchronous
-        for up in ups:  # refuse conflicting loops before wiring anything
-            up._runtime.check_compatible(runtime)
-            runtime.check_compatible(up._runtime)
+        probe = Runtime()  # refuse conflicting loops before wiring anything
+        probe.loop, probe.asynchronous = runtime.loop, asynchronous
+        for up in ups:
+            probe.check_compatible(up._runtime)
+            probe.loop = probe.loop or up._runtime.loop
+            if probe.asynchronous is None:
+                probe.asynchronous = up._runtime.asynchronous
         self.asynchronous = asynchronous
         self._home: Any = runtime.loop
         runtime.add(self)
@@ -399,11 +405,11 @@ class Stream(
         else:
             r = self._push(x, self, ())
         if r is None:
-            if asynchronous or self.asynchronous or home is not None:
-                return DONE  # so that `await source.emit(x)` works in async code
-            if _get_running_loop() is not None:
-                return DONE
-            return None
+            # Inside a loop, return something to await, so `await source.emit(x)` works.
+            loop = home if home is not None else _get_running_loop()
+            if loop is not None:
+                return DONE_CACHE[1] if DONE_CACHE[0] is loop else done_on(loop)
+            return DONE if asynchronous or self.asynchronous else None
         return self._settle(r, asynchronous or bool(self.asynchronous))
 
     def _settle(self, result: Any, asynchronous: bool) -> Any:

@@ -5,6 +5,8 @@ import shutil
 
 import pytest
 
+pytest_plugins = ["streams.testing.pytest_plugin"]
+
 
 def require_program(name: str) -> str:
     """Path of a system program a test needs; in CI its absence fails, elsewhere skips."""
