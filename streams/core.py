@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 from . import plugins
 from ._util import identity
 from .errors import ErrorPolicy, check_policy
-from .loop import as_asyncio_loop, background_loop, run_sync, running_loop
+from .loop import Handoff, as_asyncio_loop, background_loop, run_sync, running_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
 from .methods.select import SelectMethods
@@ -445,18 +445,29 @@ class Stream(
         if home.is_closed() or not home.is_running():
             state = "closed" if home.is_closed() else "not running"
             raise RuntimeError(f"{self}: the event loop this graph runs on is {state} ({home!r})")
-        future = asyncio.run_coroutine_threadsafe(
-            self._emit_at_home(x, metadata, running is None), home
-        )
-        if running is not None:
+        if running is not None:  # another loop: hand back an awaitable of that loop
+            future = asyncio.run_coroutine_threadsafe(self._emit_at_home(x, metadata), home)
             return asyncio.wrap_future(future, loop=running)
-        future.result()
+        handoff = Handoff()
+        home.call_soon_threadsafe(self._emit_for_thread, x, metadata, handoff)
+        handoff.wait()
         return DONE if asynchronous or self.asynchronous else None
 
-    async def _emit_at_home(self, x: Any, metadata: Metadata | None, blocking: bool) -> None:
-        if blocking:  # a thread is blocked on this element (see BackpressureError)
-            BLOCKED_EMITTER.set(True)
+    async def _emit_at_home(self, x: Any, metadata: Metadata | None) -> None:
         await self.emit(x, True, metadata)
+
+    def _emit_for_thread(self, x: Any, metadata: Metadata | None, handoff: Handoff) -> None:
+        """Run an element for a thread blocked in ``emit`` (a callback on the home loop)."""
+        BLOCKED_EMITTER.set(True)  # this callback's own context; see BackpressureError
+        try:
+            r = self.emit(x, True, metadata)
+        except BaseException as exc:
+            handoff.fail(exc)
+            return
+        if r is DONE_CACHE[1] or r is DONE:
+            handoff.succeed()
+        else:
+            asyncio.ensure_future(r).add_done_callback(handoff.settle)
 
     def start(self) -> None:
         """Start every source upstream of this node."""

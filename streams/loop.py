@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 __all__ = [
     "Alarm",
     "Completion",
+    "Handoff",
     "as_asyncio_loop",
     "background_loop",
     "run_sync",
@@ -185,3 +186,42 @@ class Alarm:
         """Wake the sleeper now (no effect if nobody sleeps)."""
         if self._sleeping is not None:
             _resolve(self._sleeping)
+
+
+class Handoff:
+    """Hands the outcome of work done on a loop back to a thread blocked waiting for it.
+
+    Cheaper than ``run_coroutine_threadsafe`` for work that usually completes at once:
+    no task, no concurrent future, just a lock the loop releases.
+    """
+
+    __slots__ = ("_error", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._error: BaseException | None = None
+
+    def succeed(self) -> None:
+        """The work is done."""
+        self._lock.release()
+
+    def fail(self, error: BaseException) -> None:
+        """The work raised ``error``; :meth:`wait` raises it in the waiting thread."""
+        self._error = error
+        self._lock.release()
+
+    def settle(self, future: asyncio.Future[Any]) -> None:
+        """Done-callback form: succeed or fail like ``future``."""
+        if future.cancelled():
+            self.fail(asyncio.CancelledError())
+        elif future.exception() is not None:
+            self.fail(future.exception())  # type: ignore[arg-type]
+        else:
+            self.succeed()
+
+    def wait(self) -> None:
+        """Block until the work is done; raise what it raised."""
+        self._lock.acquire()
+        if self._error is not None:
+            raise self._error
