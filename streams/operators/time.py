@@ -191,13 +191,20 @@ class Delay(_Worker[T]):
             await self._push_async(x, md)
 
     async def _flush(self) -> bool:
+        if self._worker is None:
+            return False
         self._hurry = True  # drain: emit what is held now, in order
-        self._alarm.ring()
         try:
-            flushed: bool = await super()._flush()
-            return flushed
+            worker: asyncio.Task[None] | None = self._worker
+            while worker is not None:
+                self._alarm.ring()
+                await worker
+                # emitters that waited for room put their elements in now; hurry them too
+                await asyncio.sleep(0)
+                worker = self._worker
         finally:
             self._hurry = False
+        return True
 
 
 class RateLimit(Stream[T]):
@@ -304,10 +311,14 @@ class TimedWindow(Stream[Any]):
                 done.set()
 
     async def _flush(self) -> bool:
-        if not self._buffer:
-            return False
-        await self._emit_window()
-        return True
+        busy = False
+        if self._emitting is not None:  # a window still being accepted downstream
+            await self._emitting.wait()
+            busy = True
+        if self._buffer:
+            await self._emit_window()
+            busy = True
+        return busy
 
 
 class TimedWindowUnique(TimedWindow):
