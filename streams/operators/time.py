@@ -272,8 +272,8 @@ class TimedWindow(Stream[Any]):
         loop = asyncio.get_running_loop()
         start, k = loop.time(), 0
         while True:
-            # the next tick after now (ticks missed while a window was slow are skipped)
-            k = max(k + 1, math.floor((loop.time() - start) / self.interval) + 1)
+            # the next tick not in the past (ticks missed while a window was slow are skipped)
+            k = max(k + 1, math.ceil((loop.time() - start) / self.interval))
             await sleep_until(start + k * self.interval)
             await self._emit_window()
 

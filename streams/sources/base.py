@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from typing import Any, TypeVar
 
 from ..core import Stream
 from ..loop import Alarm, Completion, background_loop, running_loop
-from ..protocol import wait
+from ..protocol import Metadata, wait
 
-__all__ = ["Source"]
+__all__ = ["RUNNING_SOURCE", "Source"]
 
 T = TypeVar("T")
+
+RUNNING_SOURCE: contextvars.ContextVar[Source[Any] | None] = contextvars.ContextVar(
+    "RUNNING_SOURCE", default=None
+)
+"""The source whose ``run`` this task executes."""
 
 
 class Source(Stream[T]):
@@ -110,6 +116,7 @@ class Source(Stream[T]):
         self._task = asyncio.get_running_loop().create_task(self._main())
 
     async def _main(self) -> None:
+        RUNNING_SOURCE.set(self)  # this task's own context: see emit
         try:
             await self.run()
         except Exception as exc:
@@ -159,11 +166,20 @@ class Source(Stream[T]):
         future.result()
         return None
 
-    async def _send(self, x: Any) -> None:
+    def emit(self, x: Any, asynchronous: bool = False, metadata: Metadata | None = None) -> Any:
+        """Push ``x`` downstream (see :meth:`Stream.emit`).
+
+        Called by the source's own ``run``, a failure downstream is reported to the error
+        channel instead of raised, so ``run`` goes on with its next element.
+        """
+        if RUNNING_SOURCE.get() is not self:
+            return super().emit(x, asynchronous, metadata)
+        return self._send(x, metadata or ())
+
+    async def _send(self, x: Any, metadata: Metadata = ()) -> None:
         """Push ``x`` downstream and wait for it; a failure is reported, not raised, so
         the source goes on with its next element."""
-        self.current_value = x
         try:
-            await wait(self._push(x, self, ()))
+            await wait(super().emit(x, True, metadata))
         except Exception as exc:
-            self._report(exc, x, ())
+            self._report(exc, x, metadata)

@@ -28,9 +28,14 @@ class FromIterable(Source[T]):
         super().__init__(**options)
 
     async def run(self) -> None:
-        for pushed, x in enumerate(self.iterable, 1):
-            if self.stopped:
+        items = iter(self.iterable)
+        pushed = 0
+        while not self.stopped:  # checked before taking an item: a stop loses none
+            try:
+                x = next(items)
+            except StopIteration:
                 break
+            pushed += 1
             self.current_value = x
             try:
                 r = self._push(x, self, ())

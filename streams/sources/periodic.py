@@ -48,6 +48,6 @@ class FromPeriodic(Source[T]):
             else:
                 if x is not None:
                     await self._send(x)
-            # the next tick after now (ticks missed by a slow callback are skipped)
-            k = max(k + 1, math.floor((loop.time() - start) / self.poll_interval) + 1)
+            # the next tick not in the past (ticks missed by a slow callback are skipped)
+            k = max(k + 1, math.ceil((loop.time() - start) / self.poll_interval))
             await self.sleep(start + k * self.poll_interval - loop.time())
