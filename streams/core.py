@@ -43,7 +43,7 @@ from .protocol import (
     wait,
 )
 from .refs import retain_refs
-from .runtime import UNBOUND, Runtime, RuntimeMethods
+from .runtime import UNBOUND, PendingEmit, Runtime, RuntimeMethods
 
 __all__ = ["BackpressureError", "Metadata", "Stream", "identity"]
 
@@ -420,7 +420,7 @@ class Stream(
             return wait(result)
         loop = running_loop()
         if loop is not None:  # a callback in the loop must not block it: run it as a task
-            task = loop.create_task(wait(result))
+            task = PendingEmit(wait(result), loop=loop)
             self._runtime.track(task)
             return task
         # A plain script: finish the work on the background loop, which the graph keeps

@@ -17,7 +17,13 @@ downstream raised):
 ``retry(n, backoff)``
     The node tries the element again up to ``n`` times, waiting ``backoff``,
     ``2 * backoff``, ``4 * backoff``... seconds in between, then falls back to
-    ``then`` (``"raise"`` by default). The emitter waits meanwhile: back pressure.
+    ``then`` (``"raise"`` by default). The emitter waits meanwhile: back pressure. Only
+    the node's own work is retried (its function; for a node that runs on its own, its
+    push): a failure further downstream propagates as usual.
+
+Acknowledgement (:class:`~streams.RefCounter` metadata): an element that was skipped or
+dead-lettered has been handled and is acknowledged; an element whose error was raised
+(to an emitter or, for nodes that run on their own, to the error channel) is not.
 """
 
 from __future__ import annotations
@@ -111,8 +117,8 @@ class ErrorRecord:
     error : BaseException
         The exception, with a note naming the node and the element.
     metadata : list of dict
-        The element's metadata (its refs are not released: the element was not
-        processed).
+        The element's metadata. A dead-lettered element counts as handled and is
+        acknowledged; one reported because nothing could take its error is not.
     """
 
     node: Any

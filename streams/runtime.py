@@ -25,7 +25,7 @@ from .refs import release_refs
 if TYPE_CHECKING:
     from .core import Stream
 
-__all__ = ["UNBOUND", "Runtime", "RuntimeMethods", "downstream_order"]
+__all__ = ["UNBOUND", "PendingEmit", "Runtime", "RuntimeMethods", "downstream_order"]
 
 
 class Unbound:
@@ -41,6 +41,20 @@ UNBOUND: Any = Unbound()
 """A node's ``_home`` while its graph needs a loop but has not picked one yet."""
 
 MAX_FAILURES = 100  # unobserved failures kept for drain(); more are only logged
+
+
+class PendingEmit(asyncio.Task[Any]):
+    """The task an ``emit`` inside a running loop returns for work still pending.
+
+    It runs whether or not it is awaited; one that is awaited is not also reported to
+    the error channel when it fails, since its awaiter receives the error.
+    """
+
+    awaited = False
+
+    def __await__(self) -> Any:
+        self.awaited = True
+        return super().__await__()
 
 
 class Runtime:
@@ -184,8 +198,8 @@ class Runtime:
 
     def _done(self, task: asyncio.Future[Any]) -> None:
         self.tasks.discard(task)
-        if task.cancelled():
-            return
+        if task.cancelled() or getattr(task, "awaited", False):
+            return  # whoever awaits it receives the error
         exc = task.exception()
         if isinstance(exc, Exception):
             node = getattr(exc, "_streams_node", None)
@@ -358,6 +372,8 @@ class RuntimeMethods:
                 try:
                     await wait(self.update(x, who, metadata))
                 except Exception as again:
+                    if getattr(again, "_streams_node", None) is not self:
+                        raise  # it failed downstream: not this node's to retry
                     exc = again
                 else:
                     return
@@ -395,13 +411,14 @@ class RuntimeMethods:
     # ------------------------------------------------------------------ autonomous pushes
 
     async def _push_async(self: Any, value: Any, metadata: Any) -> bool:
-        """Push ``value`` from a worker task and wait for it; report a failure."""
+        """Push ``value`` from a worker task and wait for it; on failure, retry or report
+        per the node's policy. Returns whether the element was delivered."""
         self.current_value = value
         try:
             await wait(self._push(value, self, metadata))
         except Exception as exc:
-            self._report(exc, value, metadata)
-            return False
+            recovered: bool = await self._recover(exc, value, metadata)
+            return recovered
         release_refs(metadata)
         return True
 
@@ -411,7 +428,10 @@ class RuntimeMethods:
         try:
             r = self._push(value, self, metadata)
         except Exception as exc:
-            self._report(exc, value, metadata)
+            if isinstance(self.on_error, Retry):
+                self._spawn(self._recover(exc, value, metadata))
+            else:
+                self._report(exc, value, metadata)
             return
         if r is None:
             release_refs(metadata)
@@ -422,9 +442,28 @@ class RuntimeMethods:
         try:
             await wait(pending)
         except Exception as exc:
-            self._report(exc, value, metadata)
+            await self._recover(exc, value, metadata)
         else:
             release_refs(metadata)
+
+    async def _recover(self: Any, exc: Exception, value: Any, metadata: Any) -> bool:
+        """This node's push of ``value`` failed with ``exc`` and no emitter waits for it:
+        push it again if the policy is ``retry``, else (or then) report the failure."""
+        policy = self.on_error
+        if isinstance(policy, Retry):
+            for attempt in range(policy.attempts):
+                await asyncio.sleep(policy.delay(attempt))
+                self.current_value = value
+                try:
+                    await wait(self._push(value, self, metadata))
+                except Exception as again:
+                    exc = again
+                else:
+                    release_refs(metadata)
+                    return True
+            exc.add_note(f"gave up after {policy.attempts} retries")
+        self._report(exc, value, metadata)
+        return False
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` as a task of the graph's loop that ``drain`` waits for."""

@@ -299,3 +299,29 @@ def test_a_script_that_leaves_timers_running_still_exits_cleanly():
         """
     )
     assert done.returncode == 0 and done.stderr == ""
+
+
+async def test_an_awaited_emit_task_that_fails_is_not_reported_again(caplog):
+    async def fail(x):
+        await asyncio.sleep(1)
+        raise OSError("disk full")
+
+    source = Stream()
+    source.sink(fail)
+    with pytest.raises(OSError, match="disk full"):
+        await source.emit(1)  # a task: the sink was pending
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    await source.drain()  # nothing left to raise: the emitter had it
+
+
+async def test_an_unawaited_emit_task_that_fails_is_logged_and_raised_by_drain(caplog):
+    async def fail(x):
+        await asyncio.sleep(1)
+        raise OSError("disk full")
+
+    source = Stream()
+    source.sink(fail)
+    source.emit(1)  # fire and forget, as a loop callback would
+    with pytest.raises(OSError, match="disk full"):
+        await source.drain()
+    assert any("disk full" in r.getMessage() or r.exc_info for r in caplog.records)

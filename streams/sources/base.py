@@ -182,4 +182,4 @@ class Source(Stream[T]):
         try:
             await wait(super().emit(x, True, metadata))
         except Exception as exc:
-            self._report(exc, x, metadata)
+            await self._recover(exc, x, metadata)

@@ -42,6 +42,6 @@ class FromIterable(Source[T]):
                 if r is not None:
                     await wait(r)
             except Exception as exc:  # this element failed downstream; go on
-                self._report(exc, x, ())
+                await self._recover(exc, x, ())
             if pushed % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let timers and other tasks run
