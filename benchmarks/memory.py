@@ -73,14 +73,20 @@ print(json.dumps({"case": CASE, "n": N, "peak_rss_mb": round(peak, 1), "samples_
 
 
 def run_case(case: str, n: int) -> dict:
-    done = subprocess.run([sys.executable, "-c", CASE, str(n), case], capture_output=True,
-                          text=True, check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    done = subprocess.run(
+        [sys.executable, "-c", CASE, str(n), case],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "0"},
+    )
     return json.loads(done.stdout)
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=1_000_000)
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args(argv)
@@ -97,8 +103,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         print(f"| {r['case']} | {r['n']:,} | {r['peak_rss_mb']:.1f} | {samples} |")
     base, buffered = results[0], results[1]
     growth = buffered["samples_mb"][-1] - buffered["samples_mb"][0]
-    print(f"\nbuffered: peak {buffered['peak_rss_mb'] - base['peak_rss_mb']:+.1f} MB over the "
-          f"baseline; RSS grew {growth:+.1f} MB between the first and last tenth")
+    print(
+        f"\nbuffered: peak {buffered['peak_rss_mb'] - base['peak_rss_mb']:+.1f} MB over the "
+        f"baseline; RSS grew {growth:+.1f} MB between the first and last tenth"
+    )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

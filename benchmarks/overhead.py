@@ -276,8 +276,11 @@ def main(argv: list[str] | None = None) -> dict:
         g: {
             "streams_over_closures": results[g]["streams"] / results[g]["closures"],
             "async_over_sync": results[g]["streams-async"] / results[g]["streams"],
-            **({"source_over_sync": results[g]["streams-source"] / results[g]["streams"]}
-               if "streams-source" in results[g] else {}),
+            **(
+                {"source_over_sync": results[g]["streams-source"] / results[g]["streams"]}
+                if "streams-source" in results[g]
+                else {}
+            ),
             **(
                 {"streamz_over_streams": results[g]["streamz"] / results[g]["streams"]}
                 if "streamz" in results[g]

@@ -423,11 +423,10 @@ class Stream(
             task = PendingEmit(wait(result), loop=loop)
             self._runtime.track(task)
             return task
-        # A plain script: finish the work on the background loop, which the graph keeps
-        # from now on (a coroutine sink sees one loop for all its calls).
-        home = background_loop()
-        self._runtime.bind(home)
-        run_sync(wait(result), home)
+        # A plain script: finish the work on the shared background loop (always the same
+        # loop, so a coroutine sink sees one loop for all its calls). The graph is not
+        # bound to it: its synchronous elements keep running inline in the caller.
+        run_sync(wait(result), background_loop())
         return None
 
     def _emit_elsewhere(self, x: Any, asynchronous: bool, metadata: Metadata | None) -> Any:

@@ -181,18 +181,19 @@ def test_emit_into_a_graph_whose_loop_is_closed_says_so():
         source.emit(1)
 
 
-def test_pending_work_of_a_pure_graph_binds_it_to_the_background_loop():
-    loops = []
+def test_pending_work_of_a_pure_graph_runs_on_the_background_loop_without_binding():
+    loops, threads = [], []
 
     async def write(x):
         loops.append(asyncio.get_running_loop())
 
     source = Stream()
-    source.sink(write)
-    assert source.loop is None
+    source.map(lambda x: threads.append(threading.current_thread().name) or x).sink(write)
     source.emit(1)
     source.emit(2)
-    assert source.loop is background_loop() and loops == [source.loop] * 2
+    assert loops == [background_loop()] * 2  # one loop for every call of the sink
+    assert source.loop is None  # not bound: the synchronous part stays inline
+    assert threads == [threading.current_thread().name] * 2
 
 
 # ------------------------------------------------------------------ drain
