@@ -81,6 +81,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _advance(self, seconds: float) -> None:
         self._now += seconds
 
+    async def shutdown_default_executor(self, timeout: float | None = None) -> None:
+        """Join the default executor's threads, in real time.
+
+        asyncio (3.12+) bounds this join with a timeout; on the virtual clock that timeout
+        would expire at once, since the join happens in another thread.
+        """
+        await super().shutdown_default_executor()
+
 
 def run_virtual(main: Coroutine[Any, Any, R] | Awaitable[R], *, start: float = 0.0) -> R:
     """Run ``main`` to completion on a new :class:`VirtualTimeLoop` (like ``asyncio.run``).
