@@ -46,8 +46,10 @@ BUILD = {
 
 
 def submodules(package):
+    """The public modules of ``package`` (private ones hold base classes, not nodes)."""
     for info in pkgutil.iter_modules(package.__path__):
-        yield importlib.import_module(f"{package.__name__}.{info.name}")
+        if not info.name.startswith("_"):
+            yield importlib.import_module(f"{package.__name__}.{info.name}")
 
 
 def public_methods():

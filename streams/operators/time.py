@@ -19,6 +19,7 @@ from ..core import Stream
 from ..loop import Alarm, Completion, sleep_until
 from ..protocol import Metadata, wait
 from ..refs import release_refs, retain_refs
+from ._worker import BoundedWorker, Worker
 
 __all__ = [
     "Buffer",
@@ -33,50 +34,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class _Worker(Stream[T]):
-    """A node that holds elements and pushes them on from a task of its own."""
-
-    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
-        self._worker: asyncio.Task[None] | None = None
-        self._room: Completion | None = None  # set when a held element leaves
-        super().__init__(upstream, **options)
-        self._require_loop()
-
-    def _kick(self) -> None:
-        """Start the worker task unless it runs already."""
-        if self._worker is None:
-            self._worker = self._spawn(self._run_worker())
-
-    async def _run_worker(self) -> None:
-        try:
-            await self._work()
-        finally:
-            self._worker = None
-
-    async def _work(self) -> None:
-        """Push held elements until there are none left."""
-        raise NotImplementedError
-
-    def _made_room(self) -> None:
-        if self._room is not None:
-            self._room.set()
-            self._room = None
-
-    async def _wait_for_room(self, full: Callable[[], bool]) -> None:
-        while full():
-            if self._room is None:
-                self._room = Completion()
-            await self._room.wait()
-
-    async def _flush(self) -> bool:
-        worker = self._worker
-        if worker is None:
-            return False
-        await worker
-        return True
-
-
-class Buffer(_Worker[T]):
+class Buffer(BoundedWorker[T]):
     """Node behind :meth:`Stream.buffer`: a queue of at most ``n`` elements between a fast
     producer and a slower consumer."""
 
@@ -94,20 +52,10 @@ class Buffer(_Worker[T]):
     def _full(self) -> bool:
         return len(self._queue) >= self.n
 
-    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        if self._full():
-            return self._put_later(x, metadata)
-        self._put(x, metadata)
-        return None
-
     def _put(self, x: Any, metadata: Metadata) -> None:
         retain_refs(metadata)
         self._queue.append((x, metadata))
         self._kick()
-
-    async def _put_later(self, x: Any, metadata: Metadata) -> None:
-        await self._wait_for_room(self._full)
-        self._put(x, metadata)
 
     async def _work(self) -> None:
         while self._queue:
@@ -116,7 +64,7 @@ class Buffer(_Worker[T]):
             await self._push_async(x, md)
 
 
-class Latest(_Worker[T]):
+class Latest(Worker[T]):
     """Node behind :meth:`Stream.latest`: pass on only the newest element while the
     consumer is busy."""
 
@@ -140,7 +88,7 @@ class Latest(_Worker[T]):
             await self._push_async(x, md)
 
 
-class Delay(_Worker[T]):
+class Delay(BoundedWorker[T]):
     """Node behind :meth:`Stream.delay`: emit each element ``interval`` seconds after it
     arrived, holding at most ``maxsize`` of them."""
 
@@ -163,21 +111,11 @@ class Delay(_Worker[T]):
     def _full(self) -> bool:
         return self.maxsize is not None and len(self._queue) >= self.maxsize
 
-    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        if self._full():
-            return self._put_later(x, metadata)
-        self._put(x, metadata)
-        return None
-
     def _put(self, x: Any, metadata: Metadata) -> None:
         retain_refs(metadata)
         due = asyncio.get_running_loop().time() + self.interval
         self._queue.append((due, x, metadata))
         self._kick()
-
-    async def _put_later(self, x: Any, metadata: Metadata) -> None:
-        await self._wait_for_room(self._full)
-        self._put(x, metadata)
 
     async def _work(self) -> None:
         loop = asyncio.get_running_loop()

@@ -12,9 +12,9 @@ from typing import Any, TypeVar
 from .._util import annotate, bind, check_arguments, funcname, positive_int
 from ..core import Stream
 from ..errors import ErrorPolicy, Retry
-from ..loop import Completion
 from ..protocol import Metadata, push_each
 from ..refs import retain_refs
+from ._worker import BoundedWorker
 
 __all__ = ["Flatten", "Map", "MapAsync", "Pluck", "Starmap"]
 
@@ -135,7 +135,7 @@ def is_coroutine_function(func: Any) -> bool:
     return inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(call)
 
 
-class MapAsync(_Apply[R]):
+class MapAsync(_Apply[R], BoundedWorker[R]):
     """Node behind :meth:`Stream.map_async`: await ``func(x, ...)`` for every element, up
     to ``parallelism`` at a time, and emit the results in input order."""
 
@@ -158,60 +158,36 @@ class MapAsync(_Apply[R]):
         self.parallelism: int = positive_int("map_async", "parallelism", parallelism)
         self.stop_on_exception = stop_on_exception
         self._inflight: deque[tuple[asyncio.Task[Any], Any, Metadata]] = deque()
-        self._room: Completion | None = None
-        self._worker: asyncio.Task[None] | None = None
         self._stopped_by: BaseException | None = None
         super().__init__(upstream, func, *args, **kwargs)  # type: ignore[arg-type]
-        self._require_loop()
 
-    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        self._check_running()
-        if len(self._inflight) >= self.parallelism:
-            return self._start_later(x, metadata)
-        self._start(x, metadata)
-        return None
+    def _full(self) -> bool:
+        return len(self._inflight) >= self.parallelism
 
-    def _check_running(self) -> None:
+    def _put(self, x: Any, metadata: Metadata) -> None:
+        """Start the call for ``x`` (refused once stopped by an error)."""
         if self._stopped_by is not None:
             raise RuntimeError(
                 f"{self} stopped after an error (stop_on_exception=True): {self._stopped_by!r}"
             ) from self._stopped_by
-
-    def _start(self, x: Any, metadata: Metadata) -> None:
         retain_refs(metadata)
         task = asyncio.get_running_loop().create_task(self._call(x))
         self._inflight.append((task, x, metadata))
-        if self._worker is None:
-            self._worker = self._spawn(self._emit_results())
+        self._kick()
 
-    async def _start_later(self, x: Any, metadata: Metadata) -> None:
-        while len(self._inflight) >= self.parallelism:
-            if self._room is None:
-                self._room = Completion()
-            await self._room.wait()
-            self._check_running()
-        self._start(x, metadata)
-
-    def _next_done(self) -> None:
-        self._inflight.popleft()
-        if self._room is not None:
-            self._room.set()
-            self._room = None
-
-    async def _emit_results(self) -> None:
-        try:
-            while self._inflight:
-                task, x, md = self._inflight[0]
-                try:
-                    result = await task
-                except Exception as exc:
-                    self._next_done()
-                    await self._element_failed(exc, x, md)
-                    continue
-                self._next_done()
-                await self._push_async(result, md)
-        finally:
-            self._worker = None
+    async def _work(self) -> None:
+        while self._inflight:
+            task, x, md = self._inflight[0]
+            try:
+                result = await task
+            except Exception as exc:
+                self._inflight.popleft()
+                self._made_room()
+                await self._element_failed(exc, x, md)
+                continue
+            self._inflight.popleft()
+            self._made_room()
+            await self._push_async(result, md)
 
     async def _element_failed(self, exc: Exception, x: Any, metadata: Metadata) -> None:
         policy = self.on_error
@@ -234,12 +210,4 @@ class MapAsync(_Apply[R]):
             for task, _, _ in self._inflight:
                 task.cancel()
             self._inflight.clear()
-            if self._room is not None:
-                self._room.set()
-
-    async def _flush(self) -> bool:
-        worker = self._worker
-        if worker is None:
-            return False
-        await worker
-        return True
+            self._made_room()  # waiting emitters get the RuntimeError
