@@ -469,12 +469,41 @@ class Stream(
             asyncio.ensure_future(r).add_done_callback(handoff.settle)
 
     def start(self) -> None:
-        """Start every source upstream of this node."""
+        """Start every source upstream of this node.
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream.from_iterable([1, 2, 3])
+        >>> out = source.map(str).sink_to_list()
+        >>> out.node.start()  # reaches the source upstream
+        >>> source.wait()
+        >>> out
+        ['1', '2', '3']
+        """
         for up in self.upstreams:
             up.start()
 
     def stop(self) -> None:
-        """Stop every source upstream of this node."""
+        """Stop every source upstream of this node.
+
+        Examples
+        --------
+        >>> import asyncio, itertools
+        >>> from streams import Stream
+        >>> from streams.testing import run_virtual
+        >>> async def main():
+        ...     ticks = itertools.count()
+        ...     source = Stream.from_periodic(lambda: next(ticks), poll_interval=1.0)
+        ...     out = source.sink_to_list()
+        ...     out.node.start()
+        ...     await asyncio.sleep(2.5)
+        ...     out.node.stop()
+        ...     await asyncio.sleep(10)
+        ...     return out, source.stopped
+        >>> run_virtual(main())
+        ([0, 1, 2], True)
+        """
         for up in self.upstreams:
             up.stop()
 

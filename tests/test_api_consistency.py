@@ -66,16 +66,9 @@ def test_every_operator_lives_in_its_family_module():
             assert getattr(Stream, name).__module__ == module.__name__, name
 
 
-# start/stop only reach sources; their examples come with the Source classes.
-NO_EXAMPLE_YET = {"start", "stop"}
-
-
 def test_every_public_method_has_a_numpydoc_docstring_with_a_runnable_example():
     missing = []
     for name, method in public_methods():
-        if name in NO_EXAMPLE_YET:
-            assert inspect.getdoc(method), name
-            continue
         doc = inspect.getdoc(method) or ""
         first = doc.splitlines()[0] if doc else ""
         if not first or "Examples\n--------" not in doc or ">>>" not in doc:
