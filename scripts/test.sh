@@ -6,14 +6,18 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
-# System programs the tests use, installed when missing (Debian/Ubuntu, as root).
+# System programs the tests use, installed when missing (Debian/Ubuntu, as root). The
+# connector tests start their own redis-server, mosquitto and PostgreSQL on free ports.
 missing=()
 command -v dot >/dev/null || missing+=(graphviz)
+command -v redis-server >/dev/null || missing+=(redis-server)
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
-      || { apt-get update -qq >/dev/null && apt-get install -y -qq "${missing[@]}" >/dev/null; }
+    apt_install() { apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; }
+    apt_install || { apt-get update -qq >/dev/null && apt_install; }
   else
     echo "scripts/test.sh: please install: ${missing[*]}" >&2
   fi

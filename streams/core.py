@@ -24,9 +24,15 @@ from .errors import ErrorPolicy, check_policy
 from .loop import Handoff, as_asyncio_loop, background_loop, run_sync, running_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
+from .methods.files import FileMethods
+from .methods.kafka import KafkaMethods
+from .methods.mqtt import MqttMethods
+from .methods.network import NetworkMethods
+from .methods.redis import RedisMethods
 from .methods.select import SelectMethods
 from .methods.sinks import SinkMethods
 from .methods.sources import SourceMethods
+from .methods.sql import SqlMethods
 from .methods.time import TimeMethods
 from .methods.transform import TransformMethods
 from .plugins import PluginMeta, PluginMethods
@@ -62,6 +68,12 @@ class Stream(
     TimeMethods[T],
     SinkMethods[T],
     SourceMethods,
+    FileMethods[T],
+    NetworkMethods[T],
+    KafkaMethods[T],
+    RedisMethods[T],
+    MqttMethods[T],
+    SqlMethods[T],
     metaclass=PluginMeta,
 ):
     """A node of a stream graph; a bare ``Stream()`` is a source you push data into.

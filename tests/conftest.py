@@ -4,6 +4,7 @@ import os
 import shutil
 
 import pytest
+import services
 
 pytest_plugins = ["streams.testing.pytest_plugin"]
 
@@ -17,3 +18,36 @@ def require_program(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A real redis-server for this test session."""
+    service = services.start_redis(tmp_path_factory.mktemp("redis"))
+    yield service.url
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def mqtt_broker(tmp_path_factory):
+    """A real mosquitto broker for this test session: ``(host, port)``."""
+    service = services.start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    yield ("127.0.0.1", service.port)
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory):
+    """A real PostgreSQL server for this test session (an SQLAlchemy URL)."""
+    service = services.start_postgres(tmp_path_factory.mktemp("postgres"))
+    yield service.url
+    service.stop()
+
+
+@pytest.fixture
+def kafka_cluster():
+    """A Kafka-protocol mock cluster on loopback, for one test."""
+    from streams.testing.kafka import MockKafkaCluster
+
+    with MockKafkaCluster() as cluster:
+        yield cluster

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextvars
+import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
+from .._util import annotate
 from ..core import Stream
 from ..loop import Alarm, Completion, background_loop, running_loop
 from ..protocol import Metadata, wait
+from ..refs import RefCounter
 
-__all__ = ["RUNNING_SOURCE", "Source"]
+__all__ = ["RUNNING_SOURCE", "Backoff", "Source", "decoder"]
 
 T = TypeVar("T")
 
@@ -183,3 +188,103 @@ class Source(Stream[T]):
             await wait(super().emit(x, True, metadata))
         except Exception as exc:
             await self._recover(exc, x, metadata)
+
+    # ------------------------------------------------------------------ connector helpers
+
+    async def emit_acked(self, x: Any, ack: Callable[[], Any]) -> None:
+        """Emit ``x`` and call ``ack()`` once every branch downstream has finished with it.
+
+        For at-least-once sources (Kafka offsets, Redis ``XACK``): ``ack`` runs after
+        the element and everything derived from it was accepted, including by async
+        sinks and by nodes that held it (buffers, windows). A failed element is never
+        acknowledged. Call it from ``run`` (errors are reported, not raised).
+        """
+        await self.emit(x, metadata=[{"ref": RefCounter(cb=ack)}])
+
+    def reject(self, exc: Exception, raw: Any, position: str) -> None:
+        """Report input that could not be read (malformed bytes, bad JSON...).
+
+        The error goes to the error channel (per ``on_error``) with a note naming this
+        source, the raw element and where it came from; the source goes on.
+        """
+        annotate(exc, self, raw)
+        exc.add_note(f"at {position}")
+        self._report(exc, raw, ())
+
+    def connection_failed(self, exc: Exception, target: str, retry_in: float) -> None:
+        """Report a failed attempt to reach ``target``; the caller retries after
+        ``retry_in`` seconds (see :class:`Backoff`)."""
+        exc.add_note(f"in {self}: cannot reach {target}; retrying in {retry_in:g}s")
+        if not hasattr(exc, "_streams_node"):
+            exc._streams_node = self  # type: ignore[attr-defined]
+        self._report(exc, None, ())
+
+
+class Backoff:
+    """Delays between reconnection attempts: ``initial``, doubled after every failure,
+    at most ``maximum``; :meth:`reset` after a success.
+
+    Examples
+    --------
+    >>> backoff = Backoff(initial=0.5, maximum=3)
+    >>> [backoff.next() for _ in range(5)]
+    [0.5, 1.0, 2.0, 3.0, 3.0]
+    >>> backoff.reset(); backoff.next()
+    0.5
+    """
+
+    def __init__(self, initial: float = 0.1, maximum: float = 10.0) -> None:
+        self.initial = initial
+        self.maximum = maximum
+        self._next = initial
+
+    def next(self) -> float:
+        """The delay before the next attempt (and double the one after)."""
+        delay = self._next
+        self._next = min(self._next * 2, self.maximum)
+        return float(min(delay, self.maximum))
+
+    def reset(self) -> None:
+        """Start over from ``initial`` (after a successful attempt)."""
+        self._next = self.initial
+
+
+def decoder(node: str, decode: Any) -> Callable[[Any], Any]:
+    """A function turning raw bytes into elements, from a ``decode=`` option.
+
+    ``None`` keeps bytes, ``'utf-8'`` (or any codec name) decodes text, ``'json'`` parses
+    UTF-8 JSON, a callable is used as is. It raises on malformed input; sources then
+    :meth:`Source.reject` the element with its position.
+
+    Examples
+    --------
+    >>> decoder("from_tcp", "json")(b'{"a": 1}')
+    {'a': 1}
+    >>> decoder("from_tcp", "utf-8")(b"caf\\xc3\\xa9")
+    'café'
+    """
+    if decode is None:
+        return _keep
+    if callable(decode):
+        return decode  # type: ignore[no-any-return]
+    if decode == "json":
+        return _json
+    if isinstance(decode, str):
+        try:
+            codecs.lookup(decode)
+        except LookupError:
+            raise ValueError(
+                f"{node}: decode must be None, 'json', a codec name or a callable, got {decode!r}"
+            ) from None
+        return lambda raw: raw.decode(decode) if isinstance(raw, bytes | bytearray) else raw
+    raise TypeError(
+        f"{node}: decode must be None, 'json', a codec name or a callable, got {decode!r}"
+    )
+
+
+def _keep(raw: Any) -> Any:
+    return raw
+
+
+def _json(raw: Any) -> Any:
+    return json.loads(raw)

@@ -6,9 +6,21 @@
   record ``(time, element)`` output.
 - :mod:`streams.testing.pytest_plugin`: runs ``async def`` tests on the virtual clock
   (enable it with ``pytest_plugins = ["streams.testing.pytest_plugin"]``).
+- :func:`check_source`, :func:`check_sink`: the properties every connector must have.
+- :class:`~streams.testing.kafka.MockKafkaCluster`: a real Kafka-protocol broker on
+  loopback, for testing Kafka pipelines without Kafka (needs ``confluent-kafka``).
 """
 
 from .clock import VirtualTimeLoop, run_virtual
+from .conformance import check_sink, check_source
 from .timeline import feed, record, timeline
 
-__all__ = ["VirtualTimeLoop", "feed", "record", "run_virtual", "timeline"]
+__all__ = [
+    "VirtualTimeLoop",
+    "check_sink",
+    "check_source",
+    "feed",
+    "record",
+    "run_virtual",
+    "timeline",
+]
