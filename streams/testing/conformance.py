@@ -133,7 +133,9 @@ async def check_source(
     assert len(got) == seen, f"emitted {got[seen:]!r} after stop()"
     assert gate.started == gate.finished, "an element was handed on but never finished"
 
-    _gone_without_leaks(source, got.node, gate)
+    remains = [source, got.node]
+    del source, got, gate
+    _gone_without_leaks(remains)
 
 
 async def _wait_source(source: Any) -> None:
@@ -142,13 +144,12 @@ async def _wait_source(source: Any) -> None:
         await result
 
 
-def _gone_without_leaks(*objects: Any) -> None:
-    """Drop the last references and collect: unclosed files or sockets warn then."""
-    for obj in objects:
-        destroy = getattr(obj, "destroy", None)
-        if destroy is not None:
-            destroy()
-    del objects
+def _gone_without_leaks(remains: list[Any]) -> None:
+    """Destroy and drop the last references to ``remains`` (the caller holds no other),
+    then collect: unclosed files or sockets warn then."""
+    for obj in remains:
+        obj.destroy()
+    remains.clear()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ResourceWarning)
         gc.collect()
@@ -208,8 +209,9 @@ async def check_sink(
     assert not missing, f"not written: {missing!r}"
     await _until(lambda: len(acked) == len(items), timeout, "every element was acknowledged")
     node.destroy()
-    node.destroy()  # idempotent
-    _gone_without_leaks(node)
+    remains = [node, source]
+    del node, source
+    _gone_without_leaks(remains)  # destroys again: idempotent
 
 
 async def _wait_drain(node: Stream[Any]) -> None:
