@@ -15,14 +15,29 @@ from ..loop import Alarm, Completion, background_loop, running_loop
 from ..protocol import Metadata, wait
 from ..refs import RefCounter
 
-__all__ = ["RUNNING_SOURCE", "Backoff", "Source", "decoder"]
+__all__ = ["CURRENT_RUN", "Backoff", "Run", "Source", "decoder"]
 
 T = TypeVar("T")
 
-RUNNING_SOURCE: contextvars.ContextVar[Source[Any] | None] = contextvars.ContextVar(
-    "RUNNING_SOURCE", default=None
+class Run:
+    """One run of a source, from ``start()`` until ``run()`` returned.
+
+    Each run has its own stop flag, so restarting a source cannot revive a run that is
+    still winding down after ``stop()``; the new run waits for it to finish.
+    """
+
+    __slots__ = ("finished", "source", "stopped")
+
+    def __init__(self, source: Source[Any]) -> None:
+        self.source = source
+        self.stopped = False
+        self.finished = Completion()
+
+
+CURRENT_RUN: contextvars.ContextVar[Run | None] = contextvars.ContextVar(
+    "CURRENT_RUN", default=None
 )
-"""The source whose ``run`` this task executes."""
+"""The run this task executes (set in the task of each run)."""
 
 
 class Source(Stream[T]):
@@ -82,10 +97,10 @@ class Source(Stream[T]):
 
     def __init__(self, start: bool = False, **options: Any) -> None:
         self.started = False
-        self.stopped = True
+        self._stopped = True
+        self._run: Run | None = None  # the latest run
         self._task: asyncio.Task[None] | None = None
         self._alarm = Alarm()
-        self._finished = Completion()
         super().__init__(**options)
         self._require_loop()
         if start:
@@ -96,13 +111,22 @@ class Source(Stream[T]):
         raise NotImplementedError(f"{type(self).__name__} must implement async def run()")
 
     @property
+    def stopped(self) -> bool:
+        """Whether the source is not running; inside ``run``, whether *this* run must
+        stop (a restart does not revive a run still winding down)."""
+        run = CURRENT_RUN.get()
+        if run is not None and run.source is self:
+            return run.stopped
+        return self._stopped
+
+    @property
     def done(self) -> bool:
         """Whether the source ran to its end (or was stopped) after being started."""
-        return self.started and self._finished.done
+        return self._run is not None and self._run.finished.done
 
     def start(self) -> None:
         """Start producing, on the graph's loop; nothing happens if already running."""
-        if self.started and not self.stopped:
+        if self.started and not self._stopped:
             return
         runtime = self._runtime
         if runtime.loop is None:
@@ -110,32 +134,39 @@ class Source(Stream[T]):
         loop = runtime.loop
         assert loop is not None
         self.started = True
-        self.stopped = False
-        self._finished = Completion()
+        self._stopped = False
+        self._run = run = Run(self)
         if loop is running_loop():
-            self._launch()
+            self._launch(run)
         else:
-            loop.call_soon_threadsafe(self._launch)
+            loop.call_soon_threadsafe(self._launch, run)
 
-    def _launch(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._main())
+    def _launch(self, run: Run) -> None:
+        previous = self._task
+        self._task = asyncio.get_running_loop().create_task(self._main(run, previous))
 
-    async def _main(self) -> None:
-        RUNNING_SOURCE.set(self)  # this task's own context: see emit
+    async def _main(self, run: Run, previous: asyncio.Task[None] | None) -> None:
+        CURRENT_RUN.set(run)  # this task's own context: see stopped and emit
         try:
-            await self.run()
+            if previous is not None and not previous.done():
+                await asyncio.wait([previous])  # the last run is still winding down
+            if not run.stopped:
+                await self.run()
         except Exception as exc:
             self._report(exc, None, ())
         finally:
-            self.stopped = True
-            self._task = None
-            self._finished.set()
+            run.stopped = True
+            if self._run is run:
+                self._stopped = True
+            run.finished.set()
 
     def stop(self) -> None:
         """Stop producing after the element in hand; a ``sleep`` in progress ends now."""
-        if self.stopped:
+        if self._stopped:
             return
-        self.stopped = True
+        self._stopped = True
+        if self._run is not None:
+            self._run.stopped = True
         loop = self._runtime.loop
         if loop is None or loop is running_loop():
             self._alarm.ring()
@@ -161,11 +192,12 @@ class Source(Stream[T]):
         """
         home = self._runtime.loop
         running = running_loop()
-        if home is None or self._finished.done:
-            return self._finished.wait() if running is not None else None
+        finished = self._run.finished if self._run is not None else Completion()
+        if home is None or finished.done:
+            return finished.wait() if running is not None else None
         if home is running:
-            return self._finished.wait()
-        future = asyncio.run_coroutine_threadsafe(self._finished.wait(), home)
+            return finished.wait()
+        future = asyncio.run_coroutine_threadsafe(finished.wait(), home)
         if running is not None:
             return asyncio.wrap_future(future, loop=running)
         future.result()
@@ -177,7 +209,8 @@ class Source(Stream[T]):
         Called by the source's own ``run``, a failure downstream is reported to the error
         channel instead of raised, so ``run`` goes on with its next element.
         """
-        if RUNNING_SOURCE.get() is not self:
+        run = CURRENT_RUN.get()
+        if run is None or run.source is not self:
             return super().emit(x, asynchronous, metadata)
         return self._send(x, metadata or ())
 

@@ -93,6 +93,22 @@ async def check_source(
     """
     if len(items) < 6:
         raise ValueError("check_source needs at least 6 items")
+    remains = await _exercise_source(
+        make, produce, items, expect, produce_before_start, timeout, quiet
+    )
+    _gone_without_leaks(remains)
+
+
+async def _exercise_source(
+    make: Callable[[], Any],
+    produce: Callable[[Sequence[Any]], Any],
+    items: Sequence[Any],
+    expect: Callable[[Any], Any],
+    produce_before_start: bool,
+    timeout: float,
+    quiet: float,
+) -> list[Any]:
+    """Run the checks of :func:`check_source`; return what must be gone afterwards."""
     source = make()
     got = source.sink_to_list()
     assert not source.started, "a new source must not be started"
@@ -132,10 +148,7 @@ async def check_source(
     await asyncio.sleep(quiet)
     assert len(got) == seen, f"emitted {got[seen:]!r} after stop()"
     assert gate.started == gate.finished, "an element was handed on but never finished"
-
-    remains = [source, got.node]
-    del source, got, gate
-    _gone_without_leaks(remains)
+    return [source, got.node]
 
 
 async def _wait_source(source: Any) -> None:
@@ -186,6 +199,19 @@ async def check_sink(
     """
     if len(items) < 3:
         raise ValueError("check_sink needs at least 3 items")
+    remains = await _exercise_sink(make, read_back, items, expect, batched, timeout)
+    _gone_without_leaks(remains)  # destroys again: idempotent
+
+
+async def _exercise_sink(
+    make: Callable[[Stream[Any]], Any],
+    read_back: Callable[[], Any],
+    items: Sequence[Any],
+    expect: Callable[[Any], Any],
+    batched: bool,
+    timeout: float,
+) -> list[Any]:
+    """Run the checks of :func:`check_sink`; return what must be gone afterwards."""
     source: Stream[Any] = Stream()
     node = make(source)
     acked: list[Any] = []
@@ -209,9 +235,7 @@ async def check_sink(
     assert not missing, f"not written: {missing!r}"
     await _until(lambda: len(acked) == len(items), timeout, "every element was acknowledged")
     node.destroy()
-    remains = [node, source]
-    del node, source
-    _gone_without_leaks(remains)  # destroys again: idempotent
+    return [node, source]
 
 
 async def _wait_drain(node: Stream[Any]) -> None:

@@ -448,3 +448,30 @@ async def test_timed_window_ticks_during_a_large_iterable():
     assert len(windows) >= 2
     assert sum(len(w) for w in windows[:2]) > 0
     assert source.current_value < 5_000_000 - 1
+
+
+async def test_restart_while_the_last_run_winds_down_does_not_revive_it():
+    loop = asyncio.get_running_loop()
+    runs = []
+
+    class Slow(Source):
+        async def run(self):
+            me = object()
+            runs.append(me)
+            while not self.stopped:
+                await self.sleep(10)
+            await asyncio.sleep(0.5)  # cleanup after stop, e.g. closing a socket
+            runs.remove(me)
+
+    source = Slow()
+    source.start()
+    await asyncio.sleep(1)
+    source.stop()
+    source.start()  # the first run is still cleaning up
+    await asyncio.sleep(0.25)
+    assert len(runs) == 1  # the new run waits for the old one to finish
+    await asyncio.sleep(0.5)
+    assert len(runs) == 1 and not source.stopped  # old run ended, new run runs
+    source.stop()
+    await source.wait()
+    assert runs == [] and source.done and loop.time() == 2.25

@@ -59,8 +59,8 @@ class Deaf(Inbox):
                 await asyncio.sleep(0.005)
 
     def stop(self):
-        self.stopped = True
-        self._finished.set()
+        super().stop()
+        self._run.finished.set()  # claims to be done
 
 
 def produce_into(inbox):

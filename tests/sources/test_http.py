@@ -1,0 +1,282 @@
+"""Stream.from_http_server (streams/sources/http.py), with real HTTP clients on loopback."""
+
+import asyncio
+import http.client
+import re
+import socket
+
+import pytest
+
+from streams import ErrorRecord, Stream
+from streams.sources.http import FromHTTPServer
+from streams.testing import check_source
+
+
+async def until(condition, timeout=10.0):
+    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting for a condition"
+        await asyncio.sleep(0.01)
+
+
+def post(port, body, path="/", method="POST", headers=None, connection=None):
+    """Send one request with http.client (blocking); return ``(status, body)``."""
+    client = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        client.request(method, path, body=body, headers=headers or {})
+        response = client.getresponse()
+        return response.status, response.read()
+    finally:
+        if connection is None:
+            client.close()
+
+
+async def post_async(*args, **kwargs):
+    return await asyncio.to_thread(post, *args, **kwargs)
+
+
+async def stop(source):
+    source.stop()
+    await source.wait()
+
+
+class Gate:
+    """An async sink holding each element until ``open`` is set."""
+
+    def __init__(self):
+        self.started, self.finished = [], []
+        self.open = asyncio.Event()
+
+    async def __call__(self, x):
+        self.started.append(x)
+        await self.open.wait()
+        self.finished.append(x)
+
+
+def fail(x):
+    raise RuntimeError("consumer down")
+
+
+# ------------------------------------------------------------------ conformance
+
+
+class Pipeline:
+    """Raw HTTP/1.1 clients that pipeline POSTs on one connection each (the server
+    reads a connection's next request only after answering the previous one), and
+    collect the status codes of the answers."""
+
+    def __init__(self):
+        self.statuses, self.readers, self.writers = [], [], []
+
+    async def post_all(self, port, bodies):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        for body in bodies:
+            head = f"POST /in HTTP/1.1\r\nHost: test\r\nContent-Length: {len(body)}\r\n\r\n"
+            writer.write(head.encode() + body)
+        await writer.drain()
+        self.writers.append(writer)
+        self.readers.append(asyncio.ensure_future(self.answers(reader, len(bodies))))
+
+    async def answers(self, reader, n):
+        for _ in range(n):
+            head = await reader.readuntil(b"\r\n\r\n")
+            self.statuses.append(int(head.split()[1]))
+            length = re.search(rb"Content-Length: (\d+)", head, re.IGNORECASE)
+            await reader.readexactly(int(length.group(1)))
+
+    async def close(self):
+        await asyncio.wait_for(asyncio.gather(*self.readers), 10)
+        for writer in self.writers:
+            writer.close()
+            await writer.wait_closed()
+
+
+@pytest.mark.real_time
+async def test_conformance():
+    made, clients = [], Pipeline()
+
+    def make():
+        made.append(Stream.from_http_server(0))
+        return made[-1]
+
+    async def produce(items):
+        try:
+            await clients.post_all(made[-1].port, items)
+        except ConnectionRefusedError:
+            assert made[-1].stopped
+
+    items = [f"body {i}".encode() for i in range(7)]
+    await check_source(make, produce, items, produce_before_start=False)
+    await clients.close()
+    assert clients.statuses == [200] * 4
+
+
+# ------------------------------------------------------------------ behaviour
+
+
+def test_builds_an_unstarted_source_on_loopback():
+    source = Stream.from_http_server(8000)
+    assert isinstance(source, FromHTTPServer)
+    assert (source.host, source.port, source.path) == ("127.0.0.1", 8000, "/.*")
+    assert source.max_body_size == 1_048_576
+    assert str(source) == "from_http_server<127.0.0.1:8000, /.*>"
+    assert not source.started
+
+
+@pytest.mark.real_time
+async def test_posts_to_a_matching_path_are_emitted_and_answered_200():
+    source = Stream.from_http_server(0, path="/data/.*", start=True)
+    out = source.sink_to_list()
+    assert await post_async(source.port, b"one", "/data/a?x=1") == (200, b"")
+    assert await post_async(source.port, b"", "/data/b") == (200, b"")
+    status, text = await post_async(source.port, b"two", "/other")
+    assert status == 404 and b"no stream listens at /other" in text
+    status, text = await post_async(source.port, None, "/data/a", method="GET")
+    assert status == 405
+    assert out == [b"one", b""]
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_the_answer_waits_until_the_element_was_accepted():
+    from tornado.httpclient import AsyncHTTPClient
+
+    source = Stream.from_http_server(0, start=True)
+    gate = Gate()
+    source.sink(gate)
+    client = AsyncHTTPClient(force_instance=True)
+    try:
+        url = f"http://127.0.0.1:{source.port}/"
+        fetch = asyncio.ensure_future(client.fetch(url, method="POST", body=b"slow"))
+        await until(lambda: gate.started == [b"slow"])
+        await asyncio.sleep(0.2)  # watch for an answer that must not come yet
+        assert not fetch.done()
+        gate.open.set()
+        response = await asyncio.wait_for(fetch, 10)
+        assert response.code == 200 and gate.finished == [b"slow"]
+    finally:
+        client.close()
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_oversized_bodies_are_refused_with_413_and_not_emitted():
+    source = Stream.from_http_server(0, max_body_size=100, start=True)
+    out = source.sink_to_list()
+    assert (await post_async(source.port, b"x" * 100))[0] == 200
+    status, text = await post_async(source.port, b"y" * 101)
+    assert status == 413 and b"at most 100" in text
+    assert (await post_async(source.port, b"z" * 3_000_000))[0] == 413  # more than fits a socket
+    assert (await post_async(source.port, b"ok"))[0] == 200
+    assert out == [b"x" * 100, b"ok"]
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_an_oversized_chunked_body_is_refused_too():
+    source = Stream.from_http_server(0, max_body_size=100, start=True)
+    out = source.sink_to_list()
+
+    def chunked():
+        client = http.client.HTTPConnection("127.0.0.1", source.port, timeout=10)
+        try:
+            client.request("POST", "/", body=iter([b"a" * 80, b"b" * 80]), encode_chunked=True)
+            return client.getresponse().status
+        finally:
+            client.close()
+
+    assert await asyncio.to_thread(chunked) == 400  # tornado's answer to a chunked overflow
+    assert out == []
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_bad_json_is_answered_400_and_rejected_with_its_position():
+    source = Stream.from_http_server(0, path="/ingest", decode="json", start=True)
+    out = source.sink_to_list()
+    errors = source.errors().sink_to_list()
+    client = http.client.HTTPConnection("127.0.0.1", source.port, timeout=10)
+    client.connect()
+    peer = f"127.0.0.1:{client.sock.getsockname()[1]}"
+    assert (await post_async(source.port, b'{"a": 1}', "/ingest", connection=client))[0] == 200
+    status, text = await post_async(source.port, b"{oops", "/ingest", connection=client)
+    assert status == 400 and b"cannot decode the body" in text
+    assert (await post_async(source.port, b"[2]", "/ingest", connection=client))[0] == 200
+    client.close()
+    assert out == [{"a": 1}, [2]]
+    assert len(errors) == 1
+    record = errors[0]
+    assert isinstance(record, ErrorRecord) and record.node is source and record.element == b"{oops"
+    assert f"at http POST /ingest from {peer}" in record.error.__notes__
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_a_failure_downstream_is_answered_500_and_reaches_the_error_channel():
+    source = Stream.from_http_server(0, start=True)
+    source.map(bytes.decode).sink(fail)
+    errors = source.errors().sink_to_list()
+    status, text = await post_async(source.port, b"payload", "/x")
+    assert status == 500 and b"failed downstream" in text
+    assert [str(e.error) for e in errors] == ["consumer down"]
+    assert errors[0].element == "payload"
+    assert any(n.startswith("at http POST /x from 127.0.0.1:") for n in errors[0].error.__notes__)
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_several_clients_at_once():
+    source = Stream.from_http_server(0, decode="ascii", start=True)
+    out = source.sink_to_list()
+    bodies = [f"client {i}".encode() for i in range(8)]
+    results = await asyncio.gather(*(post_async(source.port, b) for b in bodies))
+    assert [status for status, _ in results] == [200] * 8
+    assert sorted(out) == sorted(b.decode() for b in bodies)
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_stop_answers_the_request_in_hand_and_503_to_the_waiting_ones():
+    source = Stream.from_http_server(0, start=True)
+    gate = Gate()
+    source.sink(gate)
+    first = asyncio.ensure_future(post_async(source.port, b"first"))
+    await until(lambda: gate.started == [b"first"])
+    second = asyncio.ensure_future(post_async(source.port, b"second"))
+    await until(lambda: len(source._tasks) == 2)  # the second request waits for its turn
+    source.stop()
+    gate.open.set()
+    await asyncio.wait_for(source.wait(), 10)
+    assert (await first)[0] == 200
+    assert (await second)[0] == 503
+    assert gate.finished == [b"first"]
+    with pytest.raises(ConnectionRefusedError):
+        await post_async(source.port, b"late")
+
+
+@pytest.mark.real_time
+async def test_binds_to_loopback_by_default():
+    source = Stream.from_http_server(0, start=True)
+    assert source.addresses == [("127.0.0.1", source.port)]
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.2", source.port))  # not listening on every interface
+    await stop(source)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"port": -5}, ValueError, "from_http_server: port must be from 0 to 65535"),
+        ({"port": 0, "path": "(unclosed"}, ValueError, "is not a regular expression"),
+        ({"port": 0, "path": 5}, TypeError, "path must be a regular expression string"),
+        ({"port": 0, "max_body_size": 0}, ValueError, "max_body_size must be a positive"),
+        ({"port": 0, "server_kwargs": {"max_body_size": 5}}, TypeError, "its own argument"),
+        ({"port": 0, "server_kwargs": {"bogus": 1}}, TypeError, r"unknown options \['bogus'\]"),
+        ({"port": 0, "decode": 3}, TypeError, "from_http_server: decode must be"),
+    ],
+)
+def test_bad_arguments_fail_at_build_time(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Stream.from_http_server(**kwargs)

@@ -1,0 +1,301 @@
+"""Stream.from_tcp (streams/sources/tcp.py), with real asyncio clients on loopback."""
+
+import asyncio
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from streams import ErrorRecord, Stream
+from streams.sources.tcp import FromTCP, ServerSource
+from streams.testing import check_source
+
+
+async def until(condition, timeout=10.0):
+    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting for a condition"
+        await asyncio.sleep(0.01)
+
+
+async def send(port, *chunks, close=True):
+    """Connect to ``port`` on loopback and write ``chunks`` one after another."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    for chunk in chunks:
+        writer.write(chunk)
+        await writer.drain()
+    if close:
+        writer.close()
+        await writer.wait_closed()
+    return reader, writer
+
+
+async def stop(source):
+    source.stop()
+    await source.wait()
+
+
+class Gate:
+    """An async sink holding each element until ``open`` is set."""
+
+    def __init__(self):
+        self.started, self.finished = [], []
+        self.open = asyncio.Event()
+
+    async def __call__(self, x):
+        self.started.append(x)
+        await self.open.wait()
+        self.finished.append(x)
+
+
+# ------------------------------------------------------------------ conformance
+
+
+@pytest.mark.real_time
+async def test_conformance():
+    made = []
+
+    def make():
+        made.append(Stream.from_tcp(0))
+        return made[-1]
+
+    async def produce(items):
+        try:
+            await send(made[-1].port, b"".join(items))
+        except ConnectionRefusedError:
+            assert made[-1].stopped  # after stop() nothing listens any more
+
+    await check_source(
+        make, produce, [f"item {i}\n".encode() for i in range(7)], produce_before_start=False
+    )
+
+
+# ------------------------------------------------------------------ behaviour
+
+
+def test_builds_an_unstarted_source_on_loopback():
+    source = Stream.from_tcp(9000)
+    assert isinstance(source, FromTCP) and isinstance(source, ServerSource)
+    assert (source.port, source.host, source.delimiter) == (9000, "127.0.0.1", b"\n")
+    assert str(source) == "from_tcp<127.0.0.1:9000>"
+    assert not source.started and source.stopped
+    assert str(Stream.from_tcp(9000, host="::1")) == "from_tcp<[::1]:9000>"
+    assert str(Stream.from_tcp(9000, host=None)) == "from_tcp<*:9000>"
+
+
+@pytest.mark.real_time
+async def test_messages_split_and_joined_across_writes():
+    source = Stream.from_tcp(0)
+    out = source.sink_to_list()
+    source.start()
+    await send(source.port, b"hel", b"lo\nwor", b"ld\n\nlast")
+    await until(lambda: len(out) == 4)
+    assert out == [b"hello\n", b"world\n", b"\n", b"last"]  # the last one ended by closing
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_custom_delimiter_and_decode_strip_the_delimiter():
+    source = Stream.from_tcp(0, delimiter=b"\r\n", decode="utf-8")
+    out = source.sink_to_list()
+    source.start()
+    await send(source.port, "caf\u00e9\r\nline\nwith newline\r".encode(), b"\nend")
+    await until(lambda: len(out) == 3)
+    assert out == ["caf\u00e9", "line\nwith newline", "end"]
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_str_delimiter_and_callable_decode():
+    source = Stream.from_tcp(0, delimiter="|", decode=lambda b: int(b))
+    out = source.sink_to_list()
+    source.start()
+    await send(source.port, b"1|22|333|")
+    await until(lambda: len(out) == 3)
+    assert out == [1, 22, 333]
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_undecodable_message_is_rejected_with_its_position_and_the_source_goes_on():
+    source = Stream.from_tcp(0, decode="json")
+    out = source.sink_to_list()
+    errors = source.errors().sink_to_list()
+    source.start()
+    _, writer = await send(source.port, b'{"a": 1}\nnot json\n[2]\n', close=False)
+    await until(lambda: len(out) == 2 and len(errors) == 1)
+    assert out == [{"a": 1}, [2]]
+    record = errors[0]
+    assert isinstance(record, ErrorRecord) and record.node is source
+    assert record.element == b"not json\n"
+    peer = f"127.0.0.1:{writer.get_extra_info('sockname')[1]}"
+    assert f"at tcp {peer}, message 2" in record.error.__notes__
+    writer.close()
+    await writer.wait_closed()
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_several_clients_keep_their_own_order():
+    source = Stream.from_tcp(0, decode="ascii")
+    out = source.sink_to_list()
+    source.start()
+    lines = {c: [f"{c}{i}\n".encode() for i in range(20)] for c in "abc"}
+    await asyncio.gather(*(send(source.port, *chunks) for chunks in lines.values()))
+    await until(lambda: len(out) == 60)
+    for c in "abc":
+        assert [x for x in out if x[0] == c] == [f"{c}{i}" for i in range(20)]
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_one_element_at_a_time_across_connections():
+    source = Stream.from_tcp(0)
+    gate = Gate()
+    source.sink(gate)
+    source.start()
+    await send(source.port, b"first\n")
+    await until(lambda: gate.started == [b"first\n"])
+    await send(source.port, b"second\n")
+    await asyncio.sleep(0.2)  # watch for an element that must not come
+    assert gate.started == [b"first\n"]
+    gate.open.set()
+    await until(lambda: gate.finished == [b"first\n", b"second\n"])
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_a_failure_downstream_goes_to_the_error_channel_and_the_source_goes_on():
+    source = Stream.from_tcp(0, decode="ascii")
+    out = source.map(int).sink_to_list()
+    errors = source.errors().sink_to_list()
+    source.start()
+    await send(source.port, b"1\nx\n3\n")
+    await until(lambda: out == [1, 3] and len(errors) == 1)
+    assert errors[0].element == "x" and isinstance(errors[0].error, ValueError)
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_binds_to_loopback_by_default():
+    source = Stream.from_tcp(0)
+    source.start()
+    assert source.addresses == [("127.0.0.1", source.port)]
+    with socket.socket() as probe:
+        probe.connect(("127.0.0.1", source.port))
+    # 127.0.0.2 reaches this machine too, but only a server on all interfaces listens there
+    with socket.socket() as probe, pytest.raises(ConnectionRefusedError):
+        probe.connect(("127.0.0.2", source.port))
+    everywhere = Stream.from_tcp(0, host="0.0.0.0", start=True)
+    with socket.socket() as probe:
+        probe.connect(("127.0.0.2", everywhere.port))
+    await stop(everywhere)
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_port_zero_is_known_when_start_returns_and_str_shows_it():
+    source = Stream.from_tcp(0, start=True)
+    assert source.started and source.port != 0
+    assert str(source) == f"from_tcp<127.0.0.1:{source.port}>"
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_a_port_in_use_raises_at_start_naming_the_source():
+    first = Stream.from_tcp(0, start=True)
+    second = Stream.from_tcp(first.port)
+    with pytest.raises(OSError, match="ddress already in use") as caught:
+        second.start()
+    assert any(f"in from_tcp<127.0.0.1:{first.port}>" in n for n in caught.value.__notes__)
+    assert not second.started
+    await stop(first)
+
+
+@pytest.mark.real_time
+async def test_stop_closes_the_connections_and_waits_for_the_element_in_hand():
+    source = Stream.from_tcp(0)
+    gate = Gate()
+    source.sink(gate)
+    source.start()
+    reader, writer = await send(source.port, b"held\nnever\n", close=False)
+    await until(lambda: gate.started == [b"held\n"])
+    source.stop()
+    waiting = asyncio.ensure_future(source.wait())
+    await asyncio.sleep(0.1)
+    assert not waiting.done()  # held is not accepted yet
+    gate.open.set()
+    await asyncio.wait_for(waiting, 10)
+    assert gate.finished == [b"held\n"]  # nothing after the element in hand
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # the server closed it
+    writer.close()
+    await writer.wait_closed()
+    with pytest.raises(ConnectionRefusedError):
+        await send(source.port, b"late\n")
+
+
+@pytest.mark.real_time
+async def test_restart_after_stop_listens_on_the_same_port():
+    source = Stream.from_tcp(0)
+    out = source.sink_to_list()
+    source.start()
+    port = source.port
+    await send(source.port, b"one\n")
+    await until(lambda: out == [b"one\n"])
+    await stop(source)
+    source.start()
+    assert source.port == port
+    await send(source.port, b"two\n")
+    await until(lambda: out == [b"one\n", b"two\n"])
+    await stop(source)
+
+
+def test_a_plain_script_runs_the_server_on_the_background_loop():
+    source = Stream.from_tcp(0)
+    seen = []
+    source.sink(seen.append)
+    source.start()
+    with socket.create_connection(("127.0.0.1", source.port)) as client:
+        client.sendall(b"from a script\n")
+    asyncio.run(until(lambda: seen == [b"from a script\n"]))
+    source.stop()
+    source.wait()
+    assert source.done
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"port": -1}, ValueError, "from_tcp: port must be from 0 to 65535"),
+        ({"port": 70000}, ValueError, "port must be from 0 to 65535"),
+        ({"port": "80"}, TypeError, "from_tcp: port must be an int"),
+        ({"port": True}, TypeError, "port must be an int"),
+        ({"port": 0, "delimiter": b""}, TypeError, "delimiter must be non-empty bytes"),
+        ({"port": 0, "delimiter": 10}, TypeError, "delimiter must be non-empty bytes"),
+        ({"port": 0, "server_kwargs": {"nope": 1}}, TypeError, r"unknown options \['nope'\]"),
+        ({"port": 0, "server_kwargs": [1]}, TypeError, "server_kwargs must be a dict"),
+        ({"port": 0, "decode": "no-such-codec"}, ValueError, "from_tcp: decode must be"),
+        ({"port": 0, "host": 127}, TypeError, "from_tcp: host must be"),
+    ],
+)
+def test_bad_arguments_fail_at_build_time(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        Stream.from_tcp(**kwargs)
+
+
+def test_server_kwargs_reach_tornado():
+    source = Stream.from_tcp(0, server_kwargs={"max_buffer_size": 1024})
+    assert source.server_kwargs == {"max_buffer_size": 1024}
+
+
+def test_importing_the_network_connectors_loads_no_client_library():
+    code = (
+        "import sys, streams, streams.sources.tcp, streams.sources.http, "
+        "streams.sources.websocket, streams.sinks.websocket\n"
+        "loaded = {'tornado', 'websockets'} & {m.split('.')[0] for m in sys.modules}\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
