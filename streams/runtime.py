@@ -204,8 +204,15 @@ class Runtime:
         if isinstance(exc, Exception):
             node = getattr(exc, "_streams_node", None)
             record = ErrorRecord(node, getattr(exc, "_streams_element", None), exc)
-            log.error("unawaited work of the graph failed: %s", record, exc_info=exc)
-            self.fail(record)
+            if self.error_streams:  # like any failure nobody waits for
+                for errors in list(self.error_streams):
+                    try:
+                        errors._receive(record)  # type: ignore[attr-defined]
+                    except Exception:
+                        log.exception("an error stream's consumer failed on %s", record)
+            else:
+                log.error("unawaited work of the graph failed: %s", record, exc_info=exc)
+                self.fail(record)
 
     def fail(self, record: ErrorRecord) -> None:
         """Keep an error nobody has seen yet, for the next ``drain``."""

@@ -30,8 +30,21 @@ OPERATORS = {
     "combine": ["zip", "combine_latest", "zip_latest", "union"],
     "time": ["timed_window", "timed_window_unique", "delay", "rate_limit", "buffer", "latest"],
     "sinks": ["sink", "sink_to_list", "sink_to_textfile"],
+    "network": ["to_websocket"],
+    "kafka": ["to_kafka"],
+    "redis": ["to_redis_stream"],
+    "mqtt": ["to_mqtt"],
+    "sql": ["to_sql"],
 }
-SOURCES = ["from_iterable", "from_periodic"]
+# Static methods building sources, by family module.
+SOURCES = {
+    "sources": ["from_iterable", "from_periodic"],
+    "files": ["from_textfile", "filenames", "from_process", "from_q"],
+    "network": ["from_tcp", "from_http_server", "from_websocket"],
+    "kafka": ["from_kafka", "from_kafka_batched"],
+    "redis": ["from_redis_stream"],
+    "mqtt": ["from_mqtt"],
+}
 ALL_OPERATORS = sorted(name for names in OPERATORS.values() for name in names)
 
 # Example arguments that build each operator on a fresh source.
@@ -42,6 +55,9 @@ BUILD = {
     "combine_latest": (Stream(),), "zip_latest": (Stream(),), "union": (Stream(),),
     "timed_window": (1,), "timed_window_unique": (1,), "delay": (1,), "rate_limit": (1,),
     "buffer": (2,), "map_async": (asyncio.sleep,),
+    "to_kafka": ("topic", {"bootstrap.servers": "127.0.0.1:9"}),
+    "to_mqtt": ("127.0.0.1", 9, "topic"), "to_redis_stream": ("key",),
+    "to_sql": ("table", "sqlite://"), "to_websocket": ("ws://127.0.0.1:9",),
 }  # fmt: skip
 
 
@@ -132,9 +148,27 @@ def test_functional_forms_cover_exactly_the_operators():
 
 
 def test_sources_are_static_methods_in_their_family_module():
-    for name in SOURCES:
-        assert isinstance(inspect.getattr_static(Stream, name), staticmethod), name
-        assert getattr(Stream, name).__module__ == "streams.methods.sources"
+    for family, names in SOURCES.items():
+        for name in names:
+            assert isinstance(inspect.getattr_static(Stream, name), staticmethod), name
+            assert getattr(Stream, name).__module__ == f"streams.methods.{family}", name
+
+
+def test_every_public_method_is_listed_here():
+    listed = set(ALL_OPERATORS) | {n for names in SOURCES.values() for n in names}
+    protocol = {
+        "connect",
+        "disconnect",
+        "destroy",
+        "emit",
+        "update",
+        "start",
+        "stop",
+        "visualize",
+        "errors",
+        "drain",
+    }
+    assert {name for name, _ in public_methods()} == listed | protocol
 
 
 def test_exports_are_explicit_and_importable():

@@ -19,6 +19,7 @@ __all__ = ["CURRENT_RUN", "Backoff", "Run", "Source", "decoder"]
 
 T = TypeVar("T")
 
+
 class Run:
     """One run of a source, from ``start()`` until ``run()`` returned.
 
@@ -150,8 +151,7 @@ class Source(Stream[T]):
         try:
             if previous is not None and not previous.done():
                 await asyncio.wait([previous])  # the last run is still winding down
-            if not run.stopped:
-                await self.run()
+            await self.run()  # even if stopped already: run() then cleans up and returns
         except Exception as exc:
             self._report(exc, None, ())
         finally:

@@ -64,12 +64,23 @@ class MockKafkaCluster:
     bootstrap_servers : str
         ``host:port,...`` for any client's ``bootstrap.servers``.
 
+    Notes
+    -----
+    Consumer groups rebalance quickly (the initial rebalance delay is set to 0), but
+    when a member leaves, the mock makes a new member wait about
+    ``session.timeout.ms - 1000`` ms: use a small ``session.timeout.ms`` (e.g. 1200,
+    with ``heartbeat.interval.ms`` 100) in tests that restart consumers of one group.
+
     Examples
     --------
+    >>> from confluent_kafka import Producer
     >>> from streams.testing.kafka import MockKafkaCluster
-    >>> with MockKafkaCluster() as cluster:  # doctest: +SKIP
+    >>> with MockKafkaCluster() as cluster:
     ...     cluster.create_topic("events", partitions=2)
-    ...     producer = confluent_kafka.Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    ...     producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    ...     producer.produce("events", b"hello")
+    ...     producer.flush(10)
+    0
     """
 
     def __init__(self, brokers: int = 1) -> None:

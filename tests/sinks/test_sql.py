@@ -574,7 +574,8 @@ def test_destroy_in_a_plain_script_blocks_until_written(tmp_path, table):
 
 @real_time
 async def test_dataframes_are_written_row_by_row(tmp_path, table):
-    pd = pytest.importorskip("pandas")
+    import pandas as pd  # a test dependency (pyproject.toml)
+
     url = f"sqlite:///{tmp_path / 'x.db'}"
     at = datetime.datetime(2026, 1, 2, 3, 4, 5)
     frame = pd.DataFrame(
