@@ -24,6 +24,7 @@ from .errors import ErrorPolicy, check_policy
 from .loop import Handoff, as_asyncio_loop, background_loop, run_sync, running_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
+from .methods.dask import DaskMethods
 from .methods.files import FileMethods
 from .methods.kafka import KafkaMethods
 from .methods.mqtt import MqttMethods
@@ -74,6 +75,7 @@ class Stream(
     RedisMethods[T],
     MqttMethods[T],
     SqlMethods[T],
+    DaskMethods[T],
     metaclass=PluginMeta,
 ):
     """A node of a stream graph; a bare ``Stream()`` is a source you push data into.
@@ -114,6 +116,7 @@ class Stream(
 
     _graphviz_shape: ClassVar[str] = "ellipse"
     _label: ClassVar[str] = "stream"
+    _dask: Any = None  # a streams.dask.DaskContext downstream of scatter()
 
     upstreams: list[Stream[Any]]
     _downs: tuple[Stream[Any], ...]
@@ -146,6 +149,9 @@ class Stream(
         for up in ups:
             if not isinstance(up, Stream):
                 raise TypeError(f"{type(self).__name__}: upstream must be a Stream, got {up!r}")
+            if up._dask is not None:  # a distributed stream: so is this node
+                up._dask.admit(type(self), self._label)
+                self._dask = up._dask
         runtime = Runtime()
         if loop is not None:
             runtime.loop = as_asyncio_loop(loop)

@@ -6,3 +6,17 @@ annotated ``Any`` because a mixin cannot name its final class without a cycle, w
 element type ``T`` is still bound from the instance (``Stream[int].filter`` returns
 ``Stream[int]``).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..core import Stream
+
+
+def distributed(node: Any, name: str, *args: Any, **kwargs: Any) -> Stream[Any]:
+    """The distributed variant of operator ``name`` on ``node``, a stream downstream of
+    ``scatter()`` (see :mod:`streams.dask`)."""
+    variant: Stream[Any] = node._dask.variant(name, node, *args, **kwargs)
+    return variant

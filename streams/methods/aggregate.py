@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .._util import NO_START, identity
+from . import distributed
 
 if TYPE_CHECKING:
     from ..core import Stream
@@ -75,6 +76,10 @@ class AggregateMethods(Generic[T]):
         scan : the same operator under its other name.
         frequencies : a running count of values.
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(
+                self, "accumulate", func, start, returns_state, with_state, **kwargs
+            )
         from ..operators.aggregate import Accumulate
 
         return Accumulate(self, func, start, returns_state, with_state, **kwargs)

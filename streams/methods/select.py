@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._util import identity
+from . import distributed
 
 if TYPE_CHECKING:
     from ..core import Stream
@@ -46,6 +47,8 @@ class SelectMethods(Generic[T]):
         --------
         remove : the inverse.
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "filter", predicate, *args, **kwargs)
         from ..operators.select import Filter
 
         return Filter(self, predicate, *args, **kwargs)
@@ -76,6 +79,8 @@ class SelectMethods(Generic[T]):
         --------
         filter
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "remove", predicate, *args, **kwargs)
         from ..operators.select import Remove
 
         return Remove(self, predicate, *args, **kwargs)
@@ -158,6 +163,8 @@ class SelectMethods(Generic[T]):
         >>> first_seen, changes
         ([1, 2, 3], [1, 2, 1, 3])
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "unique", maxsize, key, hashable, **kwargs)
         from ..operators.select import Unique
 
         return Unique(self, maxsize, key, hashable, **kwargs)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from .._util import identity
+from . import distributed
 
 if TYPE_CHECKING:
     from ..core import Stream
@@ -169,6 +170,8 @@ class TimeMethods(Generic[T]):
         ...                    feed=[(0, "a"), (0, "b"), (0, "c")], until=5))
         [(1.0, 'a'), (2.0, 'b'), (3.0, 'c')]
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "buffer", n, **kwargs)
         from ..operators.time import Buffer
 
         return Buffer(self, n, **kwargs)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from . import distributed
+
 if TYPE_CHECKING:
     from ..core import Stream
 
@@ -57,6 +59,8 @@ class TransformMethods(Generic[T]):
         --------
         starmap : unpack the element into the arguments.
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "map", func, *args, **kwargs)
         from ..operators.transform import Map
 
         return Map(self, func, *args, **kwargs)
@@ -89,6 +93,8 @@ class TransformMethods(Generic[T]):
         --------
         map
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "starmap", func, *args, **kwargs)
         from ..operators.transform import Starmap
 
         return Starmap(self, func, *args, **kwargs)
@@ -174,6 +180,8 @@ class TransformMethods(Generic[T]):
         >>> names, pairs
         (['Ada'], [('Ada', 36)])
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "pluck", pick, **kwargs)
         from ..operators.transform import Pluck
 
         return Pluck(self, pick, **kwargs)
@@ -202,6 +210,8 @@ class TransformMethods(Generic[T]):
         --------
         partition : the inverse, grouping elements into tuples.
         """
+        if self._dask is not None:  # downstream of scatter(): the distributed variant
+            return distributed(self, "flatten", **kwargs)
         from ..operators.transform import Flatten
 
         return Flatten(self, **kwargs)
