@@ -98,19 +98,29 @@ class DaskContext:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(client.gather(x), home))
 
     async def wait_done(self, x: Any) -> None:
-        """Wait until every future in ``x`` finished (its value stays on the cluster)."""
+        """Wait until every future in ``x`` finished, successfully or not; the values
+        stay on the cluster (nothing is fetched, the scheduler is not asked)."""
         import distributed
 
-        futures = distributed.client.futures_of(x)  # type: ignore[no-untyped-call]
-        if not futures:
+        pending = [
+            f
+            for f in distributed.client.futures_of(x)  # type: ignore[no-untyped-call]
+            if not f.done()
+        ]
+        if not pending:
             return
-        if not self.client.asynchronous:
-            await asyncio.to_thread(distributed.wait, futures)
-        elif self.client.loop.asyncio_loop is asyncio.get_running_loop():
-            await distributed.wait(futures)  # type: ignore[no-untyped-call]
-        else:
-            await asyncio.to_thread(lambda: None)  # pragma: no cover - foreign loop
-            await self.gather(x)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        left = [len(pending)]
+
+        def one_more() -> None:  # on our loop: no race between the callbacks
+            left[0] -= 1
+            if left[0] == 0 and not waiter.done():
+                waiter.set_result(None)
+
+        for future in pending:  # a client calls these back in threads of its own
+            future.add_done_callback(lambda _: loop.call_soon_threadsafe(one_more))
+        await waiter
 
     def admit(self, node_type: type, label: str) -> None:
         """Refuse, before it is wired, a node that cannot handle batches of elements."""

@@ -28,3 +28,21 @@ def test_quickstart_reports_rejects_alerts_and_totals():
     assert lines[3] == (
         "stored 89 readings, rejected 1; per sensor: {'boiler': 30, 'attic': 30, 'cellar': 29}"
     )
+
+
+def test_dask_pipeline_estimates_pi_the_same_way_on_every_run():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "dask_pipeline.py"), "2"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert done.stdout.splitlines() == [
+        "after 100 seeds (2,000,000 points): pi ~ 3.14160",
+        "after 200 seeds (4,000,000 points): pi ~ 3.14074",
+        "after 300 seeds (6,000,000 points): pi ~ 3.14115",
+        "after 400 seeds (8,000,000 points): pi ~ 3.14172",
+        "error 0.00012 using 2 worker processes",
+    ]
+    assert done.stderr.endswith(" points per second\n") and done.stderr.count("\n") == 1
