@@ -62,7 +62,7 @@ async def run(n: int, batched_n: int, batch_size: int, workers: int) -> dict:
 
     async with (
         LocalCluster(n_workers=workers, threads_per_worker=1, asynchronous=True,
-                     dashboard_address=None) as cluster,
+                     dashboard_address=":0") as cluster,
         Client(cluster, asynchronous=True) as client,
     ):  # fmt: skip
         await with_streams(client, 200)  # warm up: imports, connections

@@ -39,7 +39,7 @@ def add_count(total: tuple[int, int], inside: int) -> tuple[int, int]:
 
 def main(workers: int = 3, seeds: int = 400) -> None:
     with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
+        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=":0") as cluster,
         Client(cluster),
     ):
         source = Stream.from_iterable(range(seeds))

@@ -31,11 +31,14 @@ from typing import Any
 
 from ._util import NO_START, bind, check_arguments, funcname, identity
 from .core import Stream
+from .errors import Retry
 from .operators.aggregate import Accumulate, Partition
+from .operators.combine import Union
 from .operators.select import Unique
 from .operators.time import Buffer
 from .operators.transform import Map
 from .protocol import Metadata, push_each, wait
+from .sinks.base import Sink
 
 __all__ = ["DaskContext", "Gather", "RemoteBuffer", "RemoteFilter", "RemoteFlatten",
            "RemoteUnique", "Scatter"]  # fmt: skip
@@ -216,6 +219,25 @@ def _unique_batch(seen: Any, batch: list[Any], key: Callable[[Any], Any],
 # ---------------------------------------------------------------------- nodes
 
 
+class Batch(Partition):
+    """Groups elements into lists of ``batch_size`` for :meth:`Stream.scatter`; unlike
+    ``partition``, ``drain()`` sends a partial batch (it is in transit, not a group)."""
+
+    _label = "batch"
+
+    def _take(self, k: Any) -> tuple[Any, list[dict[str, Any]] | None]:
+        group, metadata = super()._take(k)
+        return list(group), metadata
+
+    async def _flush(self) -> bool:
+        if not self._buffers:
+            return False
+        for k in list(self._buffers):
+            out, md = self._take(k)
+            await self._push_async(out, md or ())
+        return True
+
+
 class Scatter(Stream[Any]):
     """Node behind :meth:`Stream.scatter`: from here on the stream is distributed.
 
@@ -250,13 +272,22 @@ class Gather(Stream[Any]):
         return self._gather(x, who, metadata)
 
     async def _gather(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
-        assert self._context is not None
+        context = self._context
+        assert context is not None
         try:
-            value = await self._context.gather(x)
+            value = await context.gather(x)
         except Exception as exc:
+            import distributed
+
+            failed = [f for f in distributed.client.futures_of(x) if f.status == "error"]  # type: ignore[no-untyped-call]
+            if failed:
+                keys = ", ".join(str(f.key) for f in failed)
+                exc.add_note(f"raised on the cluster by task {keys}")
+                if isinstance(self.on_error, Retry):  # run the failed tasks again
+                    context.client.retry(failed)
             await wait(self._failed(exc, x, who, metadata))
             return
-        if self._context.batched:
+        if context.batched:
             await wait(push_each(self, ((v, metadata) for v in value)))
         else:
             self.current_value = value
@@ -345,6 +376,43 @@ class RemoteUnique(Unique[Any]):
             await wait(self._push(x, self, metadata))
 
 
+class RemoteAccumulate(Accumulate):
+    """Distributed ``accumulate``: the state is a future on the cluster.
+
+    Each new state depends on the previous one, so the scheduler would keep the whole
+    history (every task, with its embedded element) to be able to recompute the latest
+    state. Every ``rebase_every`` elements the state's value is therefore fetched once
+    and embedded in the next task instead: the history before it can be forgotten, and
+    a lost state is still recomputable from at most ``rebase_every`` tasks.
+    """
+
+    rebase_every = 100
+
+    def __init__(self, upstream: Stream[Any], *args: Any, **options: Any) -> None:
+        self._context: DaskContext = upstream._dask
+        self._since_rebase = 0
+        super().__init__(upstream, *args, **options)
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        self._since_rebase += 1
+        if self._since_rebase >= self.rebase_every and _is_future(self.state):
+            self._since_rebase = 0
+            return self._rebase_then_update(x, who, metadata)
+        return super().update(x, who, metadata)
+
+    async def _rebase_then_update(self, x: Any, who: Any, metadata: Metadata) -> None:
+        try:
+            self.state = await self._context.gather(self.state)
+        except Exception as exc:
+            await wait(self._failed(exc, x, who, metadata))
+            return
+        await wait(super().update(x, who, metadata))
+
+
+def _is_future(x: Any) -> bool:
+    return type(x).__name__ == "Future" and hasattr(x, "key")
+
+
 class RemoteBuffer(Buffer[Any]):
     """Distributed ``buffer(n)``: at most ``n`` elements are held, and each goes on only
     once its computation finished, so at most ``n`` are computed at a time."""
@@ -410,7 +478,7 @@ def _accumulate(ctx: DaskContext, up: Stream[Any], func: Callable[..., Any],
         return ctx.submit(func, state, x, **kwargs)
 
     step.__name__ = funcname(func)
-    return Accumulate(up, step, start, returns_state, with_state, **options)
+    return RemoteAccumulate(up, step, start, returns_state, with_state, **options)
 
 
 def _pluck(ctx: DaskContext, up: Stream[Any], pick: Any, **options: Any) -> Stream[Any]:
@@ -486,7 +554,7 @@ def _batch_accumulate(ctx: DaskContext, up: Stream[Any], func: Callable[..., Any
 
     step.__name__ = funcname(func)
     first = BatchStart() if start is NO_START else start
-    return Accumulate(up, step, first, returns_state=True, **options)
+    return RemoteAccumulate(up, step, first, returns_state=True, **options)
 
 
 def _batch_unique(ctx: DaskContext, up: Stream[Any], maxsize: int | None = None,
@@ -500,7 +568,7 @@ def _batch_unique(ctx: DaskContext, up: Stream[Any], maxsize: int | None = None,
         return getitem(pair, 0), getitem(pair, 1)
 
     step.__name__ = funcname(key) if key is not identity else "identity"
-    return _labelled(Accumulate(up, step, None, returns_state=True, **options), "unique")
+    return _labelled(RemoteAccumulate(up, step, None, returns_state=True, **options), "unique")
 
 
 BATCHED: dict[str, Callable[..., Stream[Any]]] = {
@@ -511,8 +579,8 @@ BATCHED: dict[str, Callable[..., Stream[Any]]] = {
     "buffer": _buffer,
 }  # fmt: skip
 
-BATCH_SAFE: tuple[type, ...] = (Map, Accumulate, Scatter, Gather, RemoteBuffer)
-"""Node types that may run on a batched distributed stream (with sinks and unions)."""
+BATCH_SAFE: tuple[type, ...] = (Map, Accumulate, Scatter, Gather, RemoteBuffer, Sink, Union)
+"""Node types that may run on a batched distributed stream."""
 
 
 def scatter(upstream: Stream[Any], client: Any = None, batch_size: int | None = None,
@@ -523,7 +591,7 @@ def scatter(upstream: Stream[Any], client: Any = None, batch_size: int | None = 
     client = default_client() if client is None else client
     if batch_size is not None:
         positive_int("scatter", "batch_size", batch_size)
-        upstream = Partition(upstream, batch_size, timeout).map(list)
+        upstream = Batch(upstream, batch_size, timeout)
     elif timeout is not None:
         raise ValueError("scatter: timeout= only applies with batch_size=")
     return Scatter(upstream, DaskContext(client, batch_size), **options)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._util import annotate
 from .errors import ErrorRecord, Retry, log
-from .loop import running_loop
+from .loop import background_loop, run_sync, running_loop
 from .protocol import wait
 from .refs import release_refs
 
@@ -311,6 +311,9 @@ class RuntimeMethods:
         if home is None or home is UNBOUND or home is running:
             if running is not None:
                 return self._drain_here()
+            if any(type(n)._flush is not RuntimeMethods._flush for n in downstream_order(self)):
+                # a graph without a loop can still hold elements (scatter batches)
+                run_sync(self._drain_here(), background_loop())
             self._raise_failures()
             return None
         future = asyncio.run_coroutine_threadsafe(self._drain_here(), home)

@@ -81,9 +81,13 @@ class Keyed:
     def __call__(self, *args, **kwargs):
         from distributed import get_worker
 
-        key = get_worker().get_current_task()
-        with _lock:
-            task_keys.setdefault(self.label, set()).add(key)
+        try:
+            key = get_worker().get_current_task()
+        except ValueError:  # called locally (the oracle run): nothing to record
+            pass
+        else:
+            with _lock:
+                task_keys.setdefault(self.label, set()).add(key)
         return self.func(*args, **kwargs)
 
 

@@ -54,7 +54,7 @@ class DaskMethods(Generic[T]):
         --------
         >>> from distributed import Client
         >>> from streams import Stream
-        >>> client = Client(processes=False, n_workers=1, dashboard_address=None)
+        >>> client = Client(processes=False, n_workers=1, dashboard_address=":0")
         >>> source = Stream()
         >>> squares = source.scatter().map(lambda x: x * x).buffer(4).gather().sink_to_list()
         >>> for i in range(5):
