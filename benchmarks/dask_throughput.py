@@ -76,8 +76,9 @@ async def run(n: int, batched_n: int, batch_size: int, workers: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--n", type=int, default=2000, help="elements, unbatched cases")
     parser.add_argument("--batched-n", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=1000)
