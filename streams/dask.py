@@ -32,6 +32,7 @@ from typing import Any
 from ._util import NO_START, bind, check_arguments, funcname, identity
 from .core import Stream
 from .errors import Retry
+from .loop import Completion
 from .operators.aggregate import Accumulate, Partition
 from .operators.combine import Union
 from .operators.select import Unique
@@ -92,6 +93,10 @@ class DaskContext:
 
     async def gather(self, x: Any) -> Any:
         """The local value of ``x``: a future, a container of futures, or a plain value."""
+        import distributed
+
+        if not distributed.client.futures_of(x):  # type: ignore[no-untyped-call]
+            return x  # nothing on the cluster (an empty window, a plain value)
         client = self.client
         if not client.asynchronous:  # its own thread runs it: do not block our loop
             return await asyncio.to_thread(client.gather, x)
@@ -219,6 +224,24 @@ def _unique_batch(seen: Any, batch: list[Any], key: Callable[[Any], Any],
 # ---------------------------------------------------------------------- nodes
 
 
+class InOrder:
+    """Keeps a node's outputs in the order its inputs arrived, although the waits for
+    the cluster overlap: each element pushes only after the one before it pushed."""
+
+    _last_turn: Completion | None = None
+
+    def _take_turn(self) -> tuple[Completion | None, Completion]:
+        """(the previous element's turn, this element's turn)."""
+        previous, mine = self._last_turn, Completion()
+        self._last_turn = mine
+        return previous, mine
+
+
+async def _after(previous: Completion | None) -> None:
+    if previous is not None:
+        await previous.wait()
+
+
 class Batch(Partition):
     """Groups elements into lists of ``batch_size`` for :meth:`Stream.scatter`; unlike
     ``partition``, ``drain()`` sends a partial batch (it is in transit, not a group)."""
@@ -253,7 +276,7 @@ class Scatter(Stream[Any]):
         self._dask = context
 
 
-class Gather(Stream[Any]):
+class Gather(InOrder, Stream[Any]):
     """Node behind :meth:`Stream.gather`: emit the value of every distributed element,
     in input order (a batch's elements one by one); the stream is local again."""
 
@@ -269,14 +292,23 @@ class Gather(Stream[Any]):
         if self._context is None:  # gather() on a local stream: nothing to do (streamz)
             self.current_value = x
             return self._push(x, self, metadata)
-        return self._gather(x, who, metadata)
+        return self._gather(x, who, metadata, *self._take_turn())
 
-    async def _gather(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
+    async def _gather(self, x: Any, who: Stream[Any] | None, metadata: Metadata,
+                      previous: Completion | None, mine: Completion) -> None:  # fmt: skip
+        try:
+            await self._gather_in_turn(x, who, metadata, previous)
+        finally:
+            mine.set()
+
+    async def _gather_in_turn(self, x: Any, who: Stream[Any] | None, metadata: Metadata,
+                              previous: Completion | None) -> None:  # fmt: skip
         context = self._context
         assert context is not None
         try:
             value = await context.gather(x)
         except Exception as exc:
+            await _after(previous)
             import distributed
 
             failed = [f for f in distributed.client.futures_of(x) if f.status == "error"]  # type: ignore[no-untyped-call]
@@ -287,6 +319,7 @@ class Gather(Stream[Any]):
                     context.client.retry(failed)
             await wait(self._failed(exc, x, who, metadata))
             return
+        await _after(previous)
         if context.batched:
             await wait(push_each(self, ((v, metadata) for v in value)))
         else:
@@ -294,7 +327,7 @@ class Gather(Stream[Any]):
             await wait(self._push(value, self, metadata))
 
 
-class RemoteFilter(Stream[Any]):
+class RemoteFilter(InOrder, Stream[Any]):
     """Distributed ``filter``/``remove``: the predicate runs on the cluster; its result
     decides whether the element (a future) goes on."""
 
@@ -316,20 +349,26 @@ class RemoteFilter(Stream[Any]):
         return funcname(self.predicate)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        return self._decide(x, who, metadata)
+        return self._decide(x, who, metadata, *self._take_turn())
 
-    async def _decide(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
+    async def _decide(self, x: Any, who: Stream[Any] | None, metadata: Metadata,
+                      previous: Completion | None, mine: Completion) -> None:  # fmt: skip
         try:
-            verdict = await self._context.gather(self._call(x))
-        except Exception as exc:
-            await wait(self._failed(exc, x, who, metadata))
-            return
-        if bool(verdict) is self.keep:
-            self.current_value = x
-            await wait(self._push(x, self, metadata))
+            try:
+                verdict = await self._context.gather(self._call(x))
+            except Exception as exc:
+                await _after(previous)
+                await wait(self._failed(exc, x, who, metadata))
+                return
+            await _after(previous)
+            if bool(verdict) is self.keep:
+                self.current_value = x
+                await wait(self._push(x, self, metadata))
+        finally:
+            mine.set()
 
 
-class RemoteFlatten(Stream[Any]):
+class RemoteFlatten(InOrder, Stream[Any]):
     """Distributed ``flatten``: an element's items become futures of their own."""
 
     _label = "flatten"
@@ -339,21 +378,27 @@ class RemoteFlatten(Stream[Any]):
         super().__init__(upstream, **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        return self._split(x, who, metadata)
+        return self._split(x, who, metadata, *self._take_turn())
 
-    async def _split(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
+    async def _split(self, x: Any, who: Stream[Any] | None, metadata: Metadata,
+                     previous: Completion | None, mine: Completion) -> None:  # fmt: skip
         context = self._context
         items = context.submit(list, x)
         try:
-            n = await context.gather(context.submit(len, items))
-        except Exception as exc:
-            await wait(self._failed(exc, x, who, metadata))
-            return
-        parts = ((context.submit(operator.getitem, items, i), metadata) for i in range(n))
-        await wait(push_each(self, parts))
+            try:
+                n = await context.gather(context.submit(len, items))
+            except Exception as exc:
+                await _after(previous)
+                await wait(self._failed(exc, x, who, metadata))
+                return
+            await _after(previous)
+            parts = ((context.submit(operator.getitem, items, i), metadata) for i in range(n))
+            await wait(push_each(self, parts))
+        finally:
+            mine.set()
 
 
-class RemoteUnique(Unique[Any]):
+class RemoteUnique(InOrder, Unique[Any]):
     """Distributed ``unique``: keys are computed on the cluster and compared here."""
 
     def __init__(self, upstream: Stream[Any], *args: Any, **kwargs: Any) -> None:
@@ -362,18 +407,24 @@ class RemoteUnique(Unique[Any]):
         self._remote_key = self._context.remote(self.key)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        return self._check(x, who, metadata)
+        return self._check(x, who, metadata, *self._take_turn())
 
-    async def _check(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
+    async def _check(self, x: Any, who: Stream[Any] | None, metadata: Metadata,
+                     previous: Completion | None, mine: Completion) -> None:  # fmt: skip
         try:
-            k = await self._context.gather(self._remote_key(x))
-            new = self._remember(k)
-        except Exception as exc:
-            await wait(self._failed(exc, x, who, metadata))
-            return
-        if new:
-            self.current_value = x
-            await wait(self._push(x, self, metadata))
+            try:
+                k = await self._context.gather(self._remote_key(x))
+                await _after(previous)
+                new = self._remember(k)
+            except Exception as exc:
+                await _after(previous)
+                await wait(self._failed(exc, x, who, metadata))
+                return
+            if new:
+                self.current_value = x
+                await wait(self._push(x, self, metadata))
+        finally:
+            mine.set()
 
 
 class RemoteAccumulate(Accumulate):

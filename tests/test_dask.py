@@ -422,8 +422,8 @@ def test_batched_refuses_operators_that_see_elements(client, build):
     assert out == [1, 2, 3, 4]
 
 
-# BATCH_SAFE's docstring (streams/dask.py): the node types that may run on a batched
-# distributed stream "(with sinks and unions)".
+# Sinks and unions also run on batched streams (BATCH_SAFE in streams/dask.py): they
+# do not look inside elements.
 
 
 def test_batched_sink_receives_futures_of_batches(client):
@@ -438,13 +438,16 @@ def test_batched_sink_receives_futures_of_batches(client):
 
 
 def test_batched_union(client):
-    source = Stream()
-    batched = source.scatter(client=client, batch_size=2)
-    out = batched.map(inc).union(batched.map(double)).gather().sink_to_list()
+    a, b = Stream(), Stream()
+    left = a.scatter(client=client, batch_size=2).map(inc)
+    right = b.scatter(client=client, batch_size=2).map(double)
+    out = left.union(right).gather().sink_to_list()
     for x in range(4):
-        source.emit(x)
-    source.drain()
-    assert out == [1, 2, 0, 2, 3, 4, 4, 6]
+        a.emit(x)
+        b.emit(10 + x)
+    a.drain()
+    b.drain()
+    assert out == [1, 2, 20, 22, 3, 4, 24, 26]
 
 
 # ---------------------------------------------------------------------- clients
