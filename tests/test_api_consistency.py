@@ -35,6 +35,7 @@ OPERATORS = {
     "redis": ["to_redis_stream"],
     "mqtt": ["to_mqtt"],
     "sql": ["to_sql"],
+    "dask": ["scatter", "gather"],
 }
 # Static methods building sources, by family module.
 SOURCES = {
@@ -58,6 +59,7 @@ BUILD = {
     "to_kafka": ("topic", {"bootstrap.servers": "127.0.0.1:9"}),
     "to_mqtt": ("127.0.0.1", 9, "topic"), "to_redis_stream": ("key",),
     "to_sql": ("table", "sqlite://"), "to_websocket": ("ws://127.0.0.1:9",),
+    "scatter": (object(),),  # a client: scatter does not use it until elements flow
 }  # fmt: skip
 
 
