@@ -117,6 +117,10 @@ class DaskContext:
         ]
         if not pending:
             return
+        client = self.client
+        if client.asynchronous and client.loop.asyncio_loop is asyncio.get_running_loop():
+            await distributed.wait(pending)  # type: ignore[no-untyped-call]
+            return
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[None] = loop.create_future()
         left = [len(pending)]
