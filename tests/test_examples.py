@@ -45,4 +45,5 @@ def test_dask_pipeline_estimates_pi_the_same_way_on_every_run():
         "after 400 seeds (8,000,000 points): pi ~ 3.14172",
         "error 0.00012 using 2 worker processes",
     ]
-    assert done.stderr.endswith(" points per second\n") and done.stderr.count("\n") == 1
+    # stderr ends with the rate; distributed may log shutdown races of its own above it
+    assert done.stderr.splitlines()[-1].endswith(" points per second")
