@@ -101,6 +101,21 @@ PROGRAMS = {
         m.destroy()
         print(len(list(source.downstreams)))
     """,
+    "dask-scatter-gather": """
+        from distributed import Client
+        def inc(x):
+            return x + 1
+        if __name__ == "__main__":
+            client = Client(processes=False, n_workers=1, threads_per_worker=1,
+                            dashboard_address=":0")
+            source = sz.Stream()
+            source.scatter().map(inc).accumulate(lambda a, b: a + b).gather().sink(print)
+            L = source.scatter().map(inc).gather().sink_to_list()
+            for i in range(5):
+                source.emit(i)
+            print(L)
+            client.close()
+    """,
     "sink-kwargs": """
         def show(x, prefix, suffix="!"):
             print(prefix + str(x) + suffix)
