@@ -58,3 +58,35 @@ async def finished(task):
     await spin(10)
     assert task.done()
     await task
+
+
+# ------------------------------------------------------------------ real-loop helpers
+# For tests with real I/O (marked real_time): wait for conditions with a deadline.
+
+
+async def until(condition, timeout=10.0):
+    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting for a condition"
+        await asyncio.sleep(0.01)
+
+
+async def stop(source, timeout=10.0):
+    """Stop a source and wait until it is done."""
+    source.stop()
+    await asyncio.wait_for(source.wait(), timeout)
+
+
+class OpenGate:
+    """An async sink holding every element until ``open`` (an ``asyncio.Event``) is set."""
+
+    def __init__(self):
+        self.started, self.finished = [], []
+        self.open = asyncio.Event()
+
+    async def __call__(self, x):
+        self.started.append(x)
+        await self.open.wait()
+        self.finished.append(x)

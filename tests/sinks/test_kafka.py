@@ -5,6 +5,7 @@ import itertools
 
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from helpers import until
 
 from streams import ErrorRecord, RefCounter, Stream
 from streams.sinks.kafka import ToKafka
@@ -56,14 +57,6 @@ def reader(kafka_cluster):
 
 def config(cluster, **extra):
     return {"bootstrap.servers": cluster.bootstrap_servers, **extra}
-
-
-async def until(condition, timeout=10.0):
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 def test_builds_a_sink_with_a_label(kafka_cluster):

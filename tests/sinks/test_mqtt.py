@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 import services
+from helpers import until
 from paho.mqtt.client import Client
 from paho.mqtt.enums import CallbackAPIVersion
 
@@ -15,15 +16,6 @@ from streams import ErrorRecord, Stream
 from streams.methods.mqtt import MqttMethods
 from streams.sinks.mqtt import ToMQTT
 from streams.testing import check_sink
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 def unique(prefix="sink"):

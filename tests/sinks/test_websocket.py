@@ -4,20 +4,12 @@ import asyncio
 import socket
 
 import pytest
+from helpers import until
 from websockets.asyncio.server import serve
 
 from streams import ErrorRecord, Stream, retry
 from streams.sinks.websocket import ToWebsocket
 from streams.testing import check_sink
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 def free_port():

@@ -5,6 +5,7 @@ import io
 import os
 
 import pytest
+from helpers import stop, until
 
 from streams import Source, Stream
 from streams.sources.files import Filenames, FromTextFile
@@ -13,23 +14,9 @@ from streams.testing import check_source
 ITEMS = [f"line {i}" for i in range(8)]
 
 
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
 def append(path, text, mode="a"):
     with open(path, mode) as f:
         f.write(text)
-
-
-async def stop(source):
-    source.stop()
-    await asyncio.wait_for(source.wait(), 5)
 
 
 # ------------------------------------------------------------------ from_textfile

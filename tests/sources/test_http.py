@@ -6,19 +6,11 @@ import re
 import socket
 
 import pytest
+from helpers import OpenGate, stop, until
 
 from streams import ErrorRecord, Stream
 from streams.sources.http import FromHTTPServer
 from streams.testing import check_source
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 def post(port, body, path="/", method="POST", headers=None, connection=None):
@@ -35,24 +27,6 @@ def post(port, body, path="/", method="POST", headers=None, connection=None):
 
 async def post_async(*args, **kwargs):
     return await asyncio.to_thread(post, *args, **kwargs)
-
-
-async def stop(source):
-    source.stop()
-    await source.wait()
-
-
-class Gate:
-    """An async sink holding each element until ``open`` is set."""
-
-    def __init__(self):
-        self.started, self.finished = [], []
-        self.open = asyncio.Event()
-
-    async def __call__(self, x):
-        self.started.append(x)
-        await self.open.wait()
-        self.finished.append(x)
 
 
 def fail(x):
@@ -144,7 +118,7 @@ async def test_the_answer_waits_until_the_element_was_accepted():
     from tornado.httpclient import AsyncHTTPClient
 
     source = Stream.from_http_server(0, start=True)
-    gate = Gate()
+    gate = OpenGate()
     source.sink(gate)
     client = AsyncHTTPClient(force_instance=True)
     try:
@@ -240,7 +214,7 @@ async def test_several_clients_at_once():
 @pytest.mark.real_time
 async def test_stop_answers_the_request_in_hand_and_503_to_the_waiting_ones():
     source = Stream.from_http_server(0, start=True)
-    gate = Gate()
+    gate = OpenGate()
     source.sink(gate)
     first = asyncio.ensure_future(post_async(source.port, b"first"))
     await until(lambda: gate.started == [b"first"])

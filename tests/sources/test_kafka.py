@@ -7,6 +7,7 @@ import json
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from helpers import stop, until
 
 from streams import ErrorRecord, Stream
 from streams.sources.kafka import FromKafka, FromKafkaBatched, _Offsets
@@ -58,20 +59,6 @@ def committed(cluster, group, topic, partitions=1):
         return [tp.offset for tp in consumer.committed(tps, timeout=10)]
     finally:
         consumer.close()
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
-
-
-async def stop(source):
-    source.stop()
-    await source.wait()
 
 
 def values(n, start=0):

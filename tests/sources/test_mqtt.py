@@ -9,6 +9,7 @@ from pathlib import Path
 import paho.mqtt.publish
 import pytest
 import services
+from helpers import stop, until
 from paho.mqtt.client import MQTTMessage
 
 from streams import ErrorRecord, Stream
@@ -17,15 +18,6 @@ from streams.sources.mqtt import FromMQTT
 from streams.testing import check_source
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 def unique(prefix="test"):
@@ -37,11 +29,6 @@ async def publish(broker, topic, *payloads, qos=0):
     host, port = broker
     messages = [{"topic": topic, "payload": p, "qos": qos} for p in payloads]
     await asyncio.to_thread(paho.mqtt.publish.multiple, messages, hostname=host, port=port)
-
-
-async def stop(source):
-    source.stop()
-    await source.wait()
 
 
 async def subscribed(source):

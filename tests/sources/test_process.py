@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+from helpers import until
 
 import streams.sources.process as process_module
 from streams import Source, Stream
@@ -19,6 +20,7 @@ PY = sys.executable
 # A child that prints every line appended to the file named by argv[1], like `tail -f`.
 TAIL = """
 import sys, time
+
 buffered = ""
 with open(sys.argv[1]) as f:
     while True:
@@ -34,15 +36,6 @@ pytestmark = pytest.mark.real_time
 
 def python(code, *args):
     return [PY, "-c", code, *args]
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
 
 
 async def run_to_end(source):

@@ -6,24 +6,11 @@ import queue
 import threading
 
 import pytest
+from helpers import stop, until
 
 from streams import Source, Stream
 from streams.sources.queue import FromQ
 from streams.testing import check_source
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.01)
-
-
-async def stop(source):
-    source.stop()
-    await asyncio.wait_for(source.wait(), 5)
 
 
 @pytest.mark.real_time

@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 import services
+from helpers import stop, until
 
 from streams import ErrorRecord, Stream
 from streams.methods.redis import RedisMethods
@@ -18,15 +19,6 @@ from streams.sources.redis import FromRedisStream, redis_target
 from streams.testing import check_source
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 def unique(prefix="stream"):
@@ -64,11 +56,6 @@ async def reading(url, command):
         while not any(c["cmd"] == command for c in await client.client_list()):
             assert loop.time() < deadline, f"no client ever blocked in {command}"
             await asyncio.sleep(0.01)
-
-
-async def stop(source):
-    source.stop()
-    await source.wait()
 
 
 def n_of(entry):

@@ -6,19 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from helpers import OpenGate, stop, until
 
 from streams import ErrorRecord, Stream
 from streams.sources.tcp import FromTCP, ServerSource
 from streams.testing import check_source
-
-
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
 
 
 async def send(port, *chunks, close=True):
@@ -31,24 +23,6 @@ async def send(port, *chunks, close=True):
         writer.close()
         await writer.wait_closed()
     return reader, writer
-
-
-async def stop(source):
-    source.stop()
-    await source.wait()
-
-
-class Gate:
-    """An async sink holding each element until ``open`` is set."""
-
-    def __init__(self):
-        self.started, self.finished = [], []
-        self.open = asyncio.Event()
-
-    async def __call__(self, x):
-        self.started.append(x)
-        await self.open.wait()
-        self.finished.append(x)
 
 
 # ------------------------------------------------------------------ conformance
@@ -154,7 +128,7 @@ async def test_several_clients_keep_their_own_order():
 @pytest.mark.real_time
 async def test_one_element_at_a_time_across_connections():
     source = Stream.from_tcp(0)
-    gate = Gate()
+    gate = OpenGate()
     source.sink(gate)
     source.start()
     await send(source.port, b"first\n")
@@ -218,7 +192,7 @@ async def test_a_port_in_use_raises_at_start_naming_the_source():
 @pytest.mark.real_time
 async def test_stop_closes_the_connections_and_waits_for_the_element_in_hand():
     source = Stream.from_tcp(0)
-    gate = Gate()
+    gate = OpenGate()
     source.sink(gate)
     source.start()
     reader, writer = await send(source.port, b"held\nnever\n", close=False)

@@ -4,6 +4,7 @@ import asyncio
 import socket
 
 import pytest
+from helpers import OpenGate, stop, until
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
@@ -12,35 +13,8 @@ from streams.sources.websocket import FromWebsocket
 from streams.testing import check_source
 
 
-async def until(condition, timeout=10.0):
-    """Wait until ``condition()`` holds, polling every 10 ms; fail after ``timeout``."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting for a condition"
-        await asyncio.sleep(0.01)
-
-
 def uri(source):
     return f"ws://127.0.0.1:{source.port}"
-
-
-async def stop(source):
-    source.stop()
-    await source.wait()
-
-
-class Gate:
-    """An async sink holding each element until ``open`` is set."""
-
-    def __init__(self):
-        self.started, self.finished = [], []
-        self.open = asyncio.Event()
-
-    async def __call__(self, x):
-        self.started.append(x)
-        await self.open.wait()
-        self.finished.append(x)
 
 
 # ------------------------------------------------------------------ conformance
@@ -134,7 +108,7 @@ async def test_several_clients_keep_their_own_order():
 @pytest.mark.real_time
 async def test_one_element_at_a_time_across_connections():
     source = Stream.from_websocket("127.0.0.1", 0, start=True)
-    gate = Gate()
+    gate = OpenGate()
     source.sink(gate)
     async with connect(uri(source)) as first, connect(uri(source)) as second:
         await first.send("first")
