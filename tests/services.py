@@ -69,8 +69,9 @@ def program(name: str, *patterns: str) -> str:
     return path
 
 
-def start_redis(workdir: Path) -> Service:
-    port = free_port()
+def start_redis(workdir: Path, port: int | None = None) -> Service:
+    """A redis-server on ``port`` (default: a free one)."""
+    port = port or free_port()
     exe = program("redis-server")
     proc = subprocess.Popen(
         [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -81,8 +82,9 @@ def start_redis(workdir: Path) -> Service:
     return Service("redis", proc, f"redis://127.0.0.1:{port}/0", port)
 
 
-def start_mosquitto(workdir: Path) -> Service:
-    port = free_port()
+def start_mosquitto(workdir: Path, port: int | None = None) -> Service:
+    """A mosquitto broker on ``port`` (default: a free one)."""
+    port = port or free_port()
     exe = program("mosquitto", "/usr/sbin/mosquitto")
     conf = workdir / "mosquitto.conf"
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")

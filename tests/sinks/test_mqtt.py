@@ -2,7 +2,6 @@
 
 import asyncio
 import doctest
-import subprocess
 import threading
 import uuid
 
@@ -131,17 +130,6 @@ async def test_a_payload_paho_cannot_send_follows_the_error_policy(mqtt_broker):
     assert record.node is sink and record.element == {"a": "dict"}
 
 
-def start_mosquitto_on(port, workdir):
-    exe = services.program("mosquitto", "/usr/sbin/mosquitto")
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen(
-        [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    services.wait_for_port(port, proc)
-    return services.Service("mosquitto", proc, f"mqtt://127.0.0.1:{port}", port)
-
-
 @pytest.mark.real_time
 async def test_an_unreachable_broker_fails_the_element_then_recovers(tmp_path):
     port = services.free_port()
@@ -154,14 +142,14 @@ async def test_an_unreachable_broker_fails_the_element_then_recovers(tmp_path):
     ) as info:
         await source.emit("lost")
     assert any("to_mqtt<" in note for note in info.value.__notes__)
-    server = await asyncio.to_thread(start_mosquitto_on, port, tmp_path)
+    server = await asyncio.to_thread(services.start_mosquitto, tmp_path, port)
     try:
         async with Subscriber(broker, topic) as subscriber:
             await source.emit("one")  # the next element connects
             await until(lambda: subscriber.received == ["one"])
         server.stop()
         waiting = asyncio.ensure_future(source.emit("two"))  # waits for paho to reconnect
-        server = await asyncio.to_thread(start_mosquitto_on, port, tmp_path)
+        server = await asyncio.to_thread(services.start_mosquitto, tmp_path, port)
         async with Subscriber(broker, topic) as subscriber:
             await waiting
             await source.emit("three")

@@ -2,7 +2,6 @@
 
 import asyncio
 import doctest
-import subprocess
 import uuid
 
 import pytest
@@ -135,17 +134,6 @@ async def test_write_errors_follow_the_error_policy(redis_url):
     await source.drain()
 
 
-def start_redis_on(port, workdir):
-    exe = services.program("redis-server")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    services.wait_for_port(port, proc)
-    return services.Service("redis", proc, f"redis://127.0.0.1:{port}/0", port)
-
-
 @pytest.mark.real_time
 async def test_an_unreachable_server_fails_the_element_then_recovers(tmp_path):
     port = services.free_port()
@@ -155,7 +143,7 @@ async def test_an_unreachable_server_fails_the_element_then_recovers(tmp_path):
     with pytest.raises(redis.exceptions.ConnectionError) as info:
         await source.emit({"n": 1})
     assert f"cannot write to {url}" in info.value.__notes__
-    server = await asyncio.to_thread(start_redis_on, port, tmp_path)
+    server = await asyncio.to_thread(services.start_redis, tmp_path, port)
     try:
         await source.emit({"n": 2})  # the next element reconnects
         assert await entries(url, "k") == [{"n": "2"}]

@@ -2,7 +2,6 @@
 
 import asyncio
 import doctest
-import subprocess
 import uuid
 from pathlib import Path
 
@@ -186,17 +185,6 @@ async def test_stop_is_quick_and_closes_everything(mqtt_broker):
 # ------------------------------------------------------------------ connection trouble
 
 
-def start_mosquitto_on(port, workdir):
-    exe = services.program("mosquitto", "/usr/sbin/mosquitto")
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    proc = subprocess.Popen(
-        [exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    services.wait_for_port(port, proc)
-    return services.Service("mosquitto", proc, f"mqtt://127.0.0.1:{port}", port)
-
-
 @pytest.mark.real_time
 async def test_unreachable_then_lost_broker_is_reported_and_reconnected(tmp_path):
     port = services.free_port()
@@ -209,7 +197,7 @@ async def test_unreachable_then_lost_broker_is_reported_and_reconnected(tmp_path
     await until(lambda: len(errors) == 1)  # nothing listens yet
     assert isinstance(errors[0].error, ConnectionError) and errors[0].node is source
     assert any(f"cannot reach mqtt://127.0.0.1:{port}" in n for n in errors[0].error.__notes__)
-    server = await asyncio.to_thread(start_mosquitto_on, port, tmp_path)
+    server = await asyncio.to_thread(services.start_mosquitto, tmp_path, port)
     try:
         await until(lambda: source.subscribed)  # paho retried
         await publish(broker, topic, "one")
@@ -218,7 +206,7 @@ async def test_unreachable_then_lost_broker_is_reported_and_reconnected(tmp_path
         server.stop()
         await until(lambda: len(errors) > seen and not source.subscribed)
         assert "lost the connection" in str(errors[seen].error)
-        server = await asyncio.to_thread(start_mosquitto_on, port, tmp_path)
+        server = await asyncio.to_thread(services.start_mosquitto, tmp_path, port)
         await until(lambda: source.subscribed)  # reconnected and subscribed again
         await publish(broker, topic, "two")
         await until(lambda: got == ["one", "two"])

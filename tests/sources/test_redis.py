@@ -2,7 +2,6 @@
 
 import asyncio
 import doctest
-import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -354,17 +353,6 @@ def test_a_plain_script_reads_on_the_background_loop(redis_url):
 # ------------------------------------------------------------------ unreachable server
 
 
-def start_redis_on(port, workdir):
-    exe = services.program("redis-server")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    services.wait_for_port(port, proc)
-    return services.Service("redis", proc, f"redis://127.0.0.1:{port}/0", port)
-
-
 @pytest.mark.real_time
 async def test_an_unreachable_server_is_reported_retried_and_recovered(tmp_path):
     port = services.free_port()
@@ -378,7 +366,7 @@ async def test_an_unreachable_server_is_reported_retried_and_recovered(tmp_path)
     assert isinstance(error, redis.exceptions.ConnectionError)
     assert any(f"cannot reach {url}" in note for note in error.__notes__)
     assert errors[0].node is source
-    server = await asyncio.to_thread(start_redis_on, port, tmp_path)
+    server = await asyncio.to_thread(services.start_redis, tmp_path, port)
     try:
         await add(url, "k", {"n": 1})
         await until(lambda: len(got) == 1)
