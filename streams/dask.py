@@ -465,7 +465,9 @@ class RemoteAccumulate(Accumulate):
 
 
 def _is_future(x: Any) -> bool:
-    return type(x).__name__ == "Future" and hasattr(x, "key")
+    import distributed
+
+    return isinstance(x, distributed.Future)
 
 
 class RemoteBuffer(Buffer[Any]):
