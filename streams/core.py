@@ -15,13 +15,14 @@ loop), rebuilt whenever the graph is rewired, so a hop costs one Python call.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
-from typing import Any, ClassVar, TypeVar
+import functools
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from . import plugins
 from ._util import identity
 from .errors import ErrorPolicy, check_policy
-from .loop import Handoff, as_asyncio_loop, background_loop, run_sync, running_loop
+from .loop import Handoff, as_asyncio_loop, background_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
 from .methods.dask import DaskMethods
@@ -44,6 +45,7 @@ from .protocol import (
     BackpressureError,
     Metadata,
     Push,
+    combine_errors,
     done_on,
     drop,
     release_after,
@@ -326,8 +328,12 @@ class Stream(
 
     def _emit_many(self, x: Any, who: Stream[Any], metadata: Metadata) -> Any:
         pending: list[Any] | None = None
-        for d in self._downs:
-            r = d.update(x, self, metadata)
+        downs = self._downs
+        for d in downs:
+            try:
+                r = d.update(x, self, metadata)
+            except BaseException as exc:
+                self._branch_failed(x, metadata, downs, d, exc, pending)
             if r is not None:
                 if pending is None:
                     pending = []
@@ -336,6 +342,36 @@ class Stream(
                 else:
                     pending.append(r)
         return pending
+
+    def _branch_failed(
+        self,
+        x: Any,
+        metadata: Metadata,
+        downs: tuple[Stream[Any], ...],
+        failed: Stream[Any],
+        exc: BaseException,
+        pending: list[Any] | None,
+    ) -> NoReturn:
+        """A branch of a fan-out raised: the other branches still receive ``x``, then
+        the errors are raised together. Work the branches left pending is owned now
+        (started, or finished here), since the emitter receives an error instead."""
+        errors = [exc]
+        pending = list(pending or ())
+        if isinstance(exc, Exception):
+            for d in downs[downs.index(failed) + 1 :]:
+                try:
+                    r = d.update(x, self, metadata)
+                except Exception as again:
+                    errors.append(again)
+                    continue
+                except BaseException as again:
+                    errors.insert(0, again)
+                    break
+                if r is not None:
+                    pending.extend(r if type(r) is list else [r])
+        if pending:
+            errors.extend(self._runtime.adopt(pending))
+        raise combine_errors(errors)
 
     # ------------------------------------------------------------------ protocol
 
@@ -413,7 +449,7 @@ class Stream(
         """
         home = self._home
         if home is not None and home is not _get_running_loop():
-            return self._emit_elsewhere(x, asynchronous, metadata)
+            return self._elsewhere(functools.partial(self._push_in, x, metadata), asynchronous)
         self.current_value = x
         if metadata:
             retain_refs(metadata)
@@ -430,13 +466,41 @@ class Stream(
             return DONE if asynchronous or self.asynchronous else None
         return self._settle(r, asynchronous or bool(self.asynchronous))
 
+    def _push_in(self, x: Any, metadata: Metadata | None) -> Any:
+        """Push ``x`` in at this node, here and now; return the pending work."""
+        self.current_value = x
+        if not metadata:
+            return self._push(x, self, ())
+        retain_refs(metadata)
+        return release_after(self._push(x, self, metadata), metadata)
+
+    def _enter(self, push: Callable[[], Any], asynchronous: bool = False) -> Any:
+        """Run ``push`` (which pushes into the graph and returns its pending work) the
+        way ``emit`` runs an element, and return what ``emit`` would.
+
+        Every public entry point that pushes (``emit``, ``Collect.flush``...) goes
+        through here: on the graph's loop when it has one (blocking a plain thread until
+        the work was accepted), inline otherwise.
+        """
+        home = self._home
+        if home is not None and home is not _get_running_loop():
+            return self._elsewhere(push, asynchronous)
+        return self._settle(push(), asynchronous or bool(self.asynchronous))
+
     def _settle(self, result: Any, asynchronous: bool) -> Any:
-        """Turn pending work from an emit into what ``emit`` returns."""
+        """Turn the pending work of an entry point into what ``emit`` returns.
+
+        Pending work is owned at once: inside a running loop it is a started task
+        (:class:`~streams.runtime.PendingEmit`, the one kind of pending awaitable
+        ``emit`` returns); in a plain thread it is finished before returning.
+        """
         if type(result) is list and not any(r is not None for r in result):
+            result = None
+        loop = _get_running_loop()
+        if result is None:
+            if loop is not None:
+                return done_on(loop)
             return DONE if asynchronous else None
-        if asynchronous:
-            return wait(result)
-        loop = running_loop()
         if loop is not None:  # a callback in the loop must not block it: run it as a task
             task = PendingEmit(wait(result), loop=loop)
             self._runtime.track(task)
@@ -444,47 +508,49 @@ class Stream(
         # A plain script: finish the work on the shared background loop (always the same
         # loop, so a coroutine sink sees one loop for all its calls). The graph is not
         # bound to it: its synchronous elements keep running inline in the caller.
-        run_sync(wait(result), background_loop())
-        return None
+        self._runtime.finish(result)
+        return DONE if asynchronous else None
 
-    def _emit_elsewhere(self, x: Any, asynchronous: bool, metadata: Metadata | None) -> Any:
-        """Emit from outside the graph's loop: run the element on that loop.
+    def _elsewhere(self, push: Callable[[], Any], asynchronous: bool) -> Any:
+        """Run ``push`` from outside the graph's loop: on that loop.
 
-        From a plain thread this blocks until the element was accepted; from another
+        From a plain thread this blocks until the work was accepted; from another
         running loop it returns an awaitable of that loop.
         """
         running = _get_running_loop()
         if self._home is UNBOUND:  # first need: the loop here, or the background one
             self._runtime.bind(running or background_loop())
             if self._home is running:
-                return self.emit(x, asynchronous, metadata)
+                return self._enter(push, asynchronous)
         home = self._home
         if home.is_closed() or not home.is_running():
-            state = "closed" if home.is_closed() else "not running"
-            raise RuntimeError(f"{self}: the event loop this graph runs on is {state} ({home!r})")
+            raise RuntimeError(self._runtime.dead_loop_message(self, running))
         if running is not None:  # another loop: hand back an awaitable of that loop
-            future = asyncio.run_coroutine_threadsafe(self._emit_at_home(x, metadata), home)
+            future = asyncio.run_coroutine_threadsafe(self._at_home(push), home)
             return asyncio.wrap_future(future, loop=running)
         handoff = Handoff()
-        home.call_soon_threadsafe(self._emit_for_thread, x, metadata, handoff)
+        home.call_soon_threadsafe(self._for_thread, push, handoff)
         handoff.wait()
         return DONE if asynchronous or self.asynchronous else None
 
-    async def _emit_at_home(self, x: Any, metadata: Metadata | None) -> None:
-        await self.emit(x, True, metadata)
+    async def _at_home(self, push: Callable[[], Any]) -> None:
+        await wait(push())
 
-    def _emit_for_thread(self, x: Any, metadata: Metadata | None, handoff: Handoff) -> None:
-        """Run an element for a thread blocked in ``emit`` (a callback on the home loop)."""
-        BLOCKED_EMITTER.set(True)  # this callback's own context; see BackpressureError
+    def _for_thread(self, push: Callable[[], Any], handoff: Handoff) -> None:
+        """Run ``push`` for a thread blocked waiting for it (a callback on the home loop)."""
+        token = BLOCKED_EMITTER.set(True)  # see BackpressureError
         try:
-            r = self.emit(x, True, metadata)
+            r = push()
         except BaseException as exc:
             handoff.fail(exc)
             return
-        if r is DONE_CACHE[1] or r is DONE:
+        finally:
+            BLOCKED_EMITTER.reset(token)
+        if r is None or (type(r) is list and not any(p is not None for p in r)):
             handoff.succeed()
-        else:
-            asyncio.ensure_future(r).add_done_callback(handoff.settle)
+            return
+        task = asyncio.get_running_loop().create_task(_blocked(wait(r)))
+        task.add_done_callback(handoff.settle)
 
     def start(self) -> None:
         """Start every source upstream of this node.
@@ -554,9 +620,9 @@ class Stream(
         >>> _ = source.visualize(str(path))
         >>> print(path.read_text())
         digraph {
-          n0 [label="prices", shape="ellipse"];
-          n1 [label="map<abs>", shape="box"];
-          n2 [label="sink_to_list", shape="trapezium"];
+          n0 [label="prices", shape=ellipse];
+          n1 [label="map<abs>", shape=box];
+          n2 [label="sink_to_list", shape=trapezium];
           n0 -> n1;
           n1 -> n2;
         }
@@ -565,3 +631,10 @@ class Stream(
         from .graph import visualize
 
         return visualize(self, filename, **kwargs)
+
+
+async def _blocked(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` for a thread blocked in ``emit``: pushes made in it cannot wait for
+    that thread (see :class:`~streams.BackpressureError`)."""
+    BLOCKED_EMITTER.set(True)  # this task's own context
+    await work

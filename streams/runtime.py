@@ -11,21 +11,32 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import sys
 import threading
+import types
 import weakref
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._util import annotate
 from .errors import ErrorRecord, Retry, log
 from .loop import background_loop, run_sync, running_loop
-from .protocol import wait
+from .protocol import also_of, wait
 from .refs import release_refs
 
 if TYPE_CHECKING:
     from .core import Stream
 
-__all__ = ["UNBOUND", "PendingEmit", "Runtime", "RuntimeMethods", "downstream_order"]
+__all__ = [
+    "UNBOUND",
+    "PendingEmit",
+    "Runtime",
+    "RuntimeMethods",
+    "downstream_order",
+    "retrying",
+]
+
+R = TypeVar("R")
 
 
 class Unbound:
@@ -44,17 +55,38 @@ MAX_FAILURES = 100  # unobserved failures kept for drain(); more are only logged
 
 
 class PendingEmit(asyncio.Task[Any]):
-    """The task an ``emit`` inside a running loop returns for work still pending.
+    """The task an entry point (``emit``...) returns inside a running loop for work still
+    pending: the one kind of pending awaitable of the library.
 
-    It runs whether or not it is awaited; one that is awaited is not also reported to
-    the error channel when it fails, since its awaiter receives the error.
+    It runs whether or not it is awaited. If it fails, its error goes to whoever
+    watches it (awaits it, or gathers or waits on it, or asks for its result), and
+    only if nobody does to the graph's error channel: an error is reported once.
     """
 
-    awaited = False
+    observed = False
 
     def __await__(self) -> Any:
-        self.awaited = True
+        self.observed = True
         return super().__await__()
+
+    def add_done_callback(self, fn: Any, *, context: Any = None) -> None:  # gather, wait...
+        self.observed = True
+        super().add_done_callback(fn, context=context)
+
+    def result(self) -> Any:
+        self.observed = True
+        return super().result()
+
+    def exception(self) -> BaseException | None:
+        self.observed = True
+        return super().exception()
+
+    def __repr__(self) -> str:
+        state = "pending" if not self.done() else "failed" if self._failed() else "done"
+        return f"<streams pending emit: {state}>"
+
+    def _failed(self) -> bool:
+        return not self.cancelled() and super().exception() is not None
 
 
 class Runtime:
@@ -65,6 +97,7 @@ class Runtime:
         "_lock",
         "asynchronous",
         "error_streams",
+        "failure_count",
         "failures",
         "loop",
         "loop_users",
@@ -81,6 +114,7 @@ class Runtime:
         self.loop_users: weakref.WeakSet[Stream[Any]] = weakref.WeakSet()
         self.error_streams: list[Stream[Any]] = []
         self.failures: list[ErrorRecord] = []
+        self.failure_count = 0  # errors kept since the last drain (failures holds the first)
         self.tasks: set[asyncio.Future[Any]] = set()
         self._lock = threading.Lock()
 
@@ -128,6 +162,7 @@ class Runtime:
             self.asynchronous = other.asynchronous
         self.error_streams.extend(other.error_streams)
         self.failures.extend(other.failures)
+        self.failure_count += other.failure_count
         self.tasks |= other.tasks
         for user in other.loop_users:
             self.loop_users.add(user)
@@ -190,34 +225,134 @@ class Runtime:
     def track(self, task: asyncio.Future[Any]) -> None:
         """Remember work under way that no emitter awaits, so ``drain`` can wait for it.
 
-        If it fails, the error is logged and kept for the next ``drain``, whether or not
-        someone awaits the task too: it must not vanish.
+        If it fails and nobody watches it (see :class:`PendingEmit`), the error is
+        reported at once: to the error streams, or logged and kept for the next
+        ``drain``. It must not vanish.
         """
         self.tasks.add(task)
-        task.add_done_callback(self._done)
+        asyncio.Future.add_done_callback(task, self._done)  # not PendingEmit's: not a watcher
 
     def _done(self, task: asyncio.Future[Any]) -> None:
         self.tasks.discard(task)
-        if task.cancelled() or getattr(task, "awaited", False):
-            return  # whoever awaits it receives the error
-        exc = task.exception()
+        if task.cancelled() or getattr(task, "observed", False):
+            return  # whoever watches it receives the error
+        exc = asyncio.Future.exception(task)
         if isinstance(exc, Exception):
             node = getattr(exc, "_streams_node", None)
-            record = ErrorRecord(node, getattr(exc, "_streams_element", None), exc)
-            if self.error_streams:  # like any failure nobody waits for
-                for errors in list(self.error_streams):
-                    try:
-                        errors._receive(record)  # type: ignore[attr-defined]
-                    except Exception:
-                        log.exception("an error stream's consumer failed on %s", record)
-            else:
-                log.error("unawaited work of the graph failed: %s", record, exc_info=exc)
-                self.fail(record)
+            self.report(ErrorRecord(node, getattr(exc, "_streams_element", None), exc))
 
-    def fail(self, record: ErrorRecord) -> None:
-        """Keep an error nobody has seen yet, for the next ``drain``."""
+    def report(self, record: ErrorRecord, keep: bool = True) -> bool:
+        """Hand an error nobody waits for to the error streams; if there are none, log
+        it now and (with ``keep``) keep it for the next ``drain``. Returns whether an
+        error stream took it.
+
+        Further errors the exception carries (see
+        :func:`~streams.protocol.combine_errors`) are reported too, each in a record of
+        its own.
+        """
+        records = [record]
+        for more in also_of(record.error):
+            node = getattr(more, "_streams_node", record.node)
+            element = getattr(more, "_streams_element", record.element)
+            records.append(ErrorRecord(node, element, more, record.metadata))
+        streams = list(self.error_streams)
+        for r in records:
+            for errors in streams:
+                try:
+                    errors._receive(r)  # type: ignore[attr-defined]
+                except Exception:
+                    log.exception("an error stream's consumer failed on %s", r)
+            if not streams:
+                log.error("%s (no error stream took it)", r, exc_info=r.error)
+        if not streams and keep:
+            self.fail(record, len(records))
+        return bool(streams)
+
+    def fail(self, record: ErrorRecord, count: int = 1) -> None:
+        """Keep an error nobody has seen yet (standing for ``count`` errors) for the
+        next ``drain``."""
+        self.failure_count += count
         if len(self.failures) < MAX_FAILURES:
             self.failures.append(record)
+
+    def adopt(self, pending: list[Any]) -> list[BaseException]:
+        """Own work left pending by an element whose emitter receives an error instead.
+
+        Inside a running loop the work goes on as tracked tasks (their failures are
+        reported); in a plain thread it is finished now, and its errors are returned
+        to travel with the emitter's.
+        """
+        loop = running_loop()
+        if loop is not None:
+            for p in pending:
+                self.track(asyncio.ensure_future(p, loop=loop))
+            return []
+        try:
+            self.finish(pending)
+        except Exception as exc:
+            return [exc]
+        return []
+
+    def finish(self, result: Any) -> None:
+        """Finish pending work for a plain (loop-less) thread: block until it is done on
+        the shared background loop.
+
+        A re-entrant emit (a consumer emitting into its own graph) must not block: the
+        emit further up the same stack holds what the work may wait for. Its work goes
+        on as a tracked task of the background loop instead, and ``drain`` waits for it.
+        """
+        loop = background_loop()
+        if not _inside_emit():
+            run_sync(wait(result), loop)
+            return
+        loop.call_soon_threadsafe(self._start_tracked, wait(result))
+
+    def _start_tracked(self, work: Coroutine[Any, Any, Any]) -> None:
+        self.track(asyncio.get_running_loop().create_task(work))
+
+    def dead_loop_message(self, node: Stream[Any], running: Any) -> str:
+        """Why ``node`` cannot run on its graph's loop any more, and what to do."""
+        loop = self.loop
+        assert loop is not None
+        if loop.is_closed():
+            advice = (
+                "A graph is bound to the loop it first ran on; that loop was closed (a "
+                "finished asyncio.run(), say). Build the graph inside the coroutine you "
+                "run, or build it afresh for each asyncio.run()"
+            )
+            if running is not None:
+                advice += " (a loop is running here: build the graph in it)"
+            return f"{node}: the event loop this graph runs on is closed ({loop!r}). {advice}."
+        return (
+            f"{node}: the event loop this graph runs on is not running ({loop!r}); run "
+            "that loop (or emit from inside it)"
+        )
+
+
+_EMIT_CODES: set[Any] = set()
+"""Code objects of entry points whose frames mark 'inside an emit' (see _inside_emit)."""
+
+
+def _inside_emit() -> bool:
+    """Whether the calling thread is inside two or more entry points (a re-entrant emit).
+
+    Only called on the slow path of a plain thread with pending work; it looks at the
+    stack rather than keeping a count on the hot path.
+    """
+    if not _EMIT_CODES:
+        from .core import Stream
+
+        _EMIT_CODES.add(Stream.emit.__code__)
+        _EMIT_CODES.add(Stream._enter.__code__)
+    frame: types.FrameType | None = sys._getframe(1)
+    seen = 0
+    while frame is not None:
+        if frame.f_code in _EMIT_CODES:
+            seen += 1
+            if seen > 1:
+                return True
+        frame = frame.f_back
+    return False
 
 
 RETRYING: contextvars.ContextVar[object] = contextvars.ContextVar("RETRYING", default=None)
@@ -331,7 +466,7 @@ class RuntimeMethods:
             tasks = [t for t in self._runtime.tasks if not t.done()]
             if tasks:
                 busy = True
-                await asyncio.wait(tasks)
+                await settled(tasks)
             if not busy:
                 break
         self._raise_failures()
@@ -341,11 +476,13 @@ class RuntimeMethods:
         return False
 
     def _raise_failures(self) -> None:
-        failures, self._runtime.failures = self._runtime.failures, []
+        runtime = self._runtime
+        failures, runtime.failures = runtime.failures, []
+        count, runtime.failure_count = runtime.failure_count, 0
         if failures:
             first = failures[0].error
-            if len(failures) > 1:
-                first.add_note(f"({len(failures) - 1} more errors since the last drain)")
+            if count > 1:
+                first.add_note(f"({count - 1} more errors since the last drain)")
             raise first
 
     # ------------------------------------------------------------------ policies
@@ -370,39 +507,28 @@ class RuntimeMethods:
         if policy == "skip":
             log.warning("%s; element skipped (on_error='skip')", "; ".join(_notes(exc)))
             return
-        self._dead_letter(ErrorRecord(getattr(exc, "_streams_node", self), x, exc, metadata))
+        node = getattr(exc, "_streams_node", self)
+        self._runtime.report(ErrorRecord(node, x, exc, metadata), keep=False)
 
     async def _retry(
         self: Any, policy: Retry, exc: Exception, x: Any, who: Any, metadata: Any
     ) -> None:
+        """Retry this node's own work on ``x`` (a failure downstream is not retried)."""
         token = RETRYING.set(self)
         try:
-            for attempt in range(policy.attempts):
-                await asyncio.sleep(policy.delay(attempt))
-                try:
-                    await wait(self.update(x, who, metadata))
-                except Exception as again:
-                    if getattr(again, "_streams_node", None) is not self:
-                        raise  # it failed downstream: not this node's to retry
-                    exc = again
-                else:
-                    return
+            await retrying(
+                policy,
+                exc,
+                lambda: wait(self.update(x, who, metadata)),
+                mine=lambda e: getattr(e, "_streams_node", None) is self,
+            )
+        except Exception as final:
+            mine = getattr(final, "_streams_node", None) is self
+            if not mine:
+                raise
+            self._give_up(policy.then, final, x, metadata)
         finally:
             RETRYING.reset(token)
-        exc.add_note(f"gave up after {policy.attempts} retries")
-        self._give_up(policy.then, exc, x, metadata)
-
-    def _dead_letter(self: Any, record: ErrorRecord) -> bool:
-        """Hand ``record`` to the graph's error streams; log it if there are none."""
-        streams = self._runtime.error_streams
-        for errors in streams:
-            try:
-                errors._receive(record)
-            except Exception:
-                log.exception("an error stream's consumer failed on %s", record)
-        if not streams:
-            log.error("%s (no error stream)", record, exc_info=record.error)
-        return bool(streams)
 
     def _report(self: Any, exc: Exception, x: Any, metadata: Any) -> None:
         """Handle a failure no emitter waits for (a timer's or a worker's push raised)."""
@@ -414,9 +540,7 @@ class RuntimeMethods:
         if policy == "skip":
             log.warning("%s; element skipped (on_error='skip')", "; ".join(_notes(exc)))
             return
-        record = ErrorRecord(node, element, exc, metadata)
-        if not self._dead_letter(record) and policy == "raise":
-            self._runtime.fail(record)
+        self._runtime.report(ErrorRecord(node, element, exc, metadata), keep=policy == "raise")
 
     # ------------------------------------------------------------------ autonomous pushes
 
@@ -461,17 +585,18 @@ class RuntimeMethods:
         push it again if the policy is ``retry``, else (or then) report the failure."""
         policy = self.on_error
         if isinstance(policy, Retry):
-            for attempt in range(policy.attempts):
-                await asyncio.sleep(policy.delay(attempt))
+
+            async def push() -> None:
                 self.current_value = value
-                try:
-                    await wait(self._push(value, self, metadata))
-                except Exception as again:
-                    exc = again
-                else:
-                    release_refs(metadata)
-                    return True
-            exc.add_note(f"gave up after {policy.attempts} retries")
+                await wait(self._push(value, self, metadata))
+
+            try:
+                await retrying(policy, exc, push)
+            except Exception as final:
+                exc = final
+            else:
+                release_refs(metadata)
+                return True
         self._report(exc, value, metadata)
         return False
 
@@ -480,6 +605,50 @@ class RuntimeMethods:
         task = asyncio.get_running_loop().create_task(coro)
         self._runtime.track(task)
         return task
+
+
+async def settled(futures: list[asyncio.Future[Any]]) -> None:
+    """Wait until every future is done, without counting as one of their watchers (see
+    :class:`PendingEmit`): the graph waiting for its own work does not take its errors."""
+    loop = asyncio.get_running_loop()
+    left = len(futures)
+    all_done = loop.create_future()
+
+    def one_done(_: Any) -> None:
+        nonlocal left
+        left -= 1
+        if left == 0 and not all_done.done():
+            all_done.set_result(None)
+
+    for f in futures:
+        asyncio.Future.add_done_callback(f, one_done)
+    if futures:
+        await all_done
+
+
+async def retrying(
+    policy: Retry,
+    exc: Exception,
+    attempt: Callable[[], Awaitable[R]],
+    mine: Callable[[Exception], bool] | None = None,
+) -> R:
+    """The one retry loop: ``await attempt()`` up to ``policy.attempts`` more times after
+    it failed with ``exc``, waiting ``policy.delay(i)`` before try ``i``.
+
+    Returns the first successful result. Raises the last error (noted with the number
+    of retries) if every try failed, or at once an error that ``mine`` says is not
+    this node's to retry.
+    """
+    for i in range(policy.attempts):
+        await asyncio.sleep(policy.delay(i))
+        try:
+            return await attempt()
+        except Exception as again:
+            if mine is not None and not mine(again):
+                raise
+            exc = again
+    exc.add_note(f"gave up after {policy.attempts} retries")
+    raise exc
 
 
 def _notes(exc: BaseException) -> list[str]:

@@ -115,7 +115,7 @@ def test_plain_nodes_joined_by_connect_pass_elements_and_back_pressure():
     source.connect(middle)
 
     async def main():
-        task = asyncio.create_task(source.emit(1, asynchronous=True))
+        task = asyncio.ensure_future(source.emit(1, asynchronous=True))
         for _ in range(3):
             await asyncio.sleep(0)
         assert not task.done()
@@ -212,7 +212,7 @@ def test_await_emit_waits_for_every_async_branch():
     source.map(inc).sink(make(1))
 
     async def main():
-        task = asyncio.create_task(source.emit(1, asynchronous=True))
+        task = asyncio.ensure_future(source.emit(1, asynchronous=True))
         for _ in range(3):
             await asyncio.sleep(0)
         gates[1].set()
@@ -373,7 +373,7 @@ def test_ref_released_only_after_async_sink_finished():
 
     async def main():
         ref = RefCounter(cb=lambda: acks.append("ack"))
-        task = asyncio.create_task(source.emit(1, asynchronous=True, metadata=[{"ref": ref}]))
+        task = asyncio.ensure_future(source.emit(1, asynchronous=True, metadata=[{"ref": ref}]))
         for _ in range(3):
             await asyncio.sleep(0)
         assert acks == [] and ref.count == 1
