@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from typing import Any, TypeVar
 
 from ..core import Stream
-from ..loop import Completion
 from ..protocol import Metadata
 
 __all__ = ["BoundedWorker", "Worker"]
@@ -18,13 +18,11 @@ class Worker(Stream[T]):
     """A node whose held elements are pushed downstream by a worker task.
 
     ``_kick()`` starts the worker (if it is not running), which runs ``_work()`` until
-    nothing is held. ``drain`` waits for it. Subclasses signal freed places with
-    ``_made_room()``.
+    nothing is held. ``drain`` waits for it.
     """
 
     def __init__(self, upstream: Stream[Any], **options: Any) -> None:
         self._worker: asyncio.Task[None] | None = None
-        self._room: Completion | None = None  # set when a held element leaves
         super().__init__(upstream, **options)
         self._require_loop()
 
@@ -43,12 +41,6 @@ class Worker(Stream[T]):
         """Push held elements until there are none left."""
         raise NotImplementedError
 
-    def _made_room(self) -> None:
-        """Wake emitters waiting for a place."""
-        if self._room is not None:
-            self._room.set()
-            self._room = None
-
     async def _flush(self) -> bool:
         worker = self._worker
         if worker is None:
@@ -58,8 +50,18 @@ class Worker(Stream[T]):
 
 
 class BoundedWorker(Worker[T]):
-    """A worker that holds a limited number of elements: when ``_full()``, an emitter
-    waits for a place (back pressure) before its element is ``_put`` in."""
+    """A worker that holds a limited number of elements.
+
+    When ``_full()``, an emitter waits for a place (back pressure): its element joins a
+    queue of waiting elements, which take the places freed (``_made_room()``) in the
+    order they arrived. An element arriving while others wait queues behind them even
+    if a place is free at that instant, so order is kept; each freed place wakes one
+    waiter, so waiting costs O(1) per element however many emitters wait.
+    """
+
+    def __init__(self, upstream: Stream[Any], **options: Any) -> None:
+        self._waiting: deque[tuple[Any, Metadata, asyncio.Future[None]]] = deque()
+        super().__init__(upstream, **options)
 
     def _full(self) -> bool:
         raise NotImplementedError
@@ -69,14 +71,27 @@ class BoundedWorker(Worker[T]):
         raise NotImplementedError
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        if self._full():
-            return self._put_later(x, metadata)
+        if self._waiting or self._full():
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting.append((x, metadata, waiter))
+            return waiter
         self._put(x, metadata)
         return None
 
-    async def _put_later(self, x: Any, metadata: Metadata) -> None:
-        while self._full():
-            if self._room is None:
-                self._room = Completion()
-            await self._room.wait()
-        self._put(x, metadata)
+    def _made_room(self) -> None:
+        """A held element left: let waiting elements in, first come first served.
+
+        An element whose emitter stopped waiting (cancelled) still goes in: it was
+        accepted into the queue, and leaving it out would lose it.
+        """
+        waiting = self._waiting
+        while waiting and not self._full():
+            x, md, waiter = waiting.popleft()
+            try:
+                self._put(x, md)
+            except Exception as exc:  # refused (map_async stopped by an error)
+                if not waiter.done():
+                    waiter.set_exception(exc)
+                continue
+            if not waiter.done():
+                waiter.set_result(None)
