@@ -226,6 +226,7 @@ class ZipLatest(_Latest):
         self.lossless = lossless
         self._pending: deque[tuple[Any, Metadata]] = deque()  # lossless elements to send
         self._flushing: Completion | None = None  # set while buffered elements go out
+        self._sending = False  # while a flush pushes synchronously (re-entrant emits)
         super().__init__([lossless, *upstreams], **options)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
@@ -239,20 +240,30 @@ class ZipLatest(_Latest):
         if self._missing or not self._pending:
             return None
         if self._flushing is not None:
+            if self._sending:
+                # Re-entrant: a consumer of this node emitted into an upstream while the
+                # flush under way is pushing. That flush sends this element too.
+                return None
             # A flush is under way and will send this element too; wait for it to end
             # rather than start a second one (which would put two outputs in flight).
             return self._after_flush(self._flushing)
-        return push_each(self, self._drain_lossless())
+        self._sending = True
+        try:
+            return push_each(self, self._drain_lossless(), release=True)
+        finally:
+            self._sending = False
 
     def _drain_lossless(self) -> Iterator[tuple[Any, Metadata]]:
-        """Yield one output per buffered lossless element, releasing each once accepted."""
+        """Yield one output per buffered lossless element; each output holds a ref of
+        every element in it, released once it was accepted (see ``push_each``)."""
         self._flushing = flushing = Completion()
         try:
             while self._pending:
                 x, md = self._pending.popleft()
                 self.last[0] = x
-                yield tuple(self.last), flat([md, *self._metadata[1:]])
-                release_refs(md)
+                others = flat(self._metadata[1:])
+                retain_refs(others)
+                yield tuple(self.last), [*md, *others]
         finally:
             self._flushing = None
             flushing.set()
@@ -263,7 +274,7 @@ class ZipLatest(_Latest):
             flushing = self._flushing
         # If that flush stopped early (a downstream error), send what it left behind.
         if self._pending and not self._missing:
-            await wait(push_each(self, self._drain_lossless()))
+            await wait(push_each(self, self._drain_lossless(), release=True))
 
 
 class Union(Stream[Any]):
