@@ -27,6 +27,10 @@ class NetworkMethods(Generic[T]):
         server_kwargs: Mapping[str, Any] | None = None,
         host: str | None = "127.0.0.1",
         decode: Any = None,
+        max_message_size: int = 1_048_576,
+        max_buffer_bytes: int | None = None,
+        max_connections: int = 1024,
+        idle_timeout: float | None = 300.0,
         start: bool = False,
         **kwargs: Any,
     ) -> FromTCP:
@@ -39,6 +43,17 @@ class NetworkMethods(Generic[T]):
         slow consumer slows the clients down (back pressure). ``stop()`` closes the
         listening socket and every connection, after the element in hand.
 
+        Memory is bounded whatever the clients do. A message longer than
+        ``max_message_size`` goes to the error channel (its first 100 bytes, with its
+        position) and is skipped up to its delimiter without being kept. Across all
+        connections the source holds at most ``max_buffer_bytes`` of unfinished and
+        waiting messages: when they are reached it stops reading (the clients are
+        slowed down by TCP flow control, and lose nothing), and if everything held
+        is unfinished messages, the biggest one is dropped (to the error channel) and
+        its connection closed. A client beyond ``max_connections`` is disconnected
+        at once, and one that sends nothing for ``idle_timeout`` seconds is
+        disconnected (a message it had begun goes to the error channel).
+
         Parameters
         ----------
         port : int
@@ -48,7 +63,7 @@ class NetworkMethods(Generic[T]):
             What ends a message (a newline by default).
         server_kwargs : dict, optional
             Options of ``tornado.tcpserver.TCPServer`` (``ssl_options``,
-            ``max_buffer_size``, ``read_chunk_size``).
+            ``read_chunk_size``: the most read from a connection at once, 64 KiB).
         host : str, optional
             The address to listen on: loopback by default, so nothing outside this
             machine can connect; ``"0.0.0.0"``, ``"::"`` or ``None`` listen on every
@@ -59,13 +74,24 @@ class NetworkMethods(Generic[T]):
             as ``'utf-8'`` gives text, ``'json'`` parses JSON, a callable is applied. A
             message that cannot be decoded goes to the error channel with its position
             (``tcp <peer>, message <n>``) and the source goes on.
+        max_message_size : int, optional
+            The longest message, in bytes without its delimiter (1 MiB by default).
+        max_buffer_bytes : int, optional
+            The most bytes held across all connections: 64 MiB by default, or four
+            messages of ``max_message_size`` if that is more.
+        max_connections : int, optional
+            The most clients connected at once (1024 by default).
+        idle_timeout : float or None, optional
+            Seconds a client may send nothing before it is disconnected (300 by
+            default; ``None``: never). Time spent waiting for the graph does not count.
         start : bool, optional
             Start at once.
 
         Returns
         -------
         FromTCP
-            The source; ``port`` is the port it listens on.
+            The source; ``port`` is the port it listens on, ``server`` the tornado
+            server once it serves (``None`` before and after).
 
         Examples
         --------
@@ -86,6 +112,24 @@ class NetworkMethods(Generic[T]):
         >>> asyncio.run(main())
         hello world
 
+        A message over ``max_message_size`` goes to the error channel, and the
+        client's next message comes:
+
+        >>> async def limited():
+        ...     source = Stream.from_tcp(0, max_message_size=8)
+        ...     lines = asyncio.Queue()
+        ...     source.sink(lines.put)
+        ...     problems = source.errors().sink_to_list()
+        ...     source.start()
+        ...     reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
+        ...     writer.write(b"far too long for it\\nok\\n")
+        ...     print(await lines.get(), problems[0].error)
+        ...     writer.close()
+        ...     source.stop()
+        ...     await source.wait()
+        >>> asyncio.run(limited())
+        b'ok\\n' message longer than max_message_size (8 bytes); skipped up to its delimiter
+
         See Also
         --------
         from_http_server, from_websocket
@@ -93,7 +137,17 @@ class NetworkMethods(Generic[T]):
         from ..sources.tcp import FromTCP
 
         return FromTCP(
-            port, delimiter, server_kwargs, host=host, decode=decode, start=start, **kwargs
+            port,
+            delimiter,
+            server_kwargs,
+            host=host,
+            decode=decode,
+            max_message_size=max_message_size,
+            max_buffer_bytes=max_buffer_bytes,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            start=start,
+            **kwargs,
         )
 
     @staticmethod
@@ -104,6 +158,9 @@ class NetworkMethods(Generic[T]):
         host: str | None = "127.0.0.1",
         max_body_size: int = 1_048_576,
         decode: Any = None,
+        max_buffer_bytes: int | None = None,
+        max_connections: int = 1024,
+        idle_timeout: float | None = 300.0,
         start: bool = False,
         **kwargs: Any,
     ) -> FromHTTPServer:
@@ -115,7 +172,11 @@ class NetworkMethods(Generic[T]):
         the source stopped first. Other requests are refused from their headers,
         without reading the body: ``404`` for another path, ``405`` for another
         method, ``413`` for a body over ``max_body_size`` (a chunked body over it gets
-        tornado's ``400``). Elements are emitted one at a time.
+        tornado's ``400``), and ``503`` with ``Retry-After`` when the source has no
+        room for it: the bodies waiting for their turn would go over
+        ``max_buffer_bytes`` (a chunked body counts as ``max_body_size``), or it came
+        on a connection beyond ``max_connections``. Elements are emitted one at a
+        time.
 
         Parameters
         ----------
@@ -136,13 +197,25 @@ class NetworkMethods(Generic[T]):
             ``'json'`` parsed, a callable applied. A body that cannot be decoded is
             answered ``400`` and goes to the error channel with its position
             (``http POST <path> from <peer>``).
+        max_buffer_bytes : int, optional
+            The most bytes of bodies held at once, across all connections: 64 MiB by
+            default, or four bodies of ``max_body_size`` if that is more.
+        max_connections : int, optional
+            The most connections served at once (1024 by default).
+        idle_timeout : float or None, optional
+            Seconds a connection may wait for its next request, and a body may take
+            to arrive, before the connection is closed (300 by default; ``None``:
+            tornado's defaults, an hour and no limit). Set tornado's
+            ``idle_connection_timeout`` and ``body_timeout`` in ``server_kwargs`` to
+            tell them apart.
         start : bool, optional
             Start at once.
 
         Returns
         -------
         FromHTTPServer
-            The source; ``port`` is the port it listens on.
+            The source; ``port`` is the port it listens on, ``server`` the tornado
+            server once it serves (``None`` before and after).
 
         Examples
         --------
@@ -174,6 +247,9 @@ class NetworkMethods(Generic[T]):
             host=host,
             max_body_size=max_body_size,
             decode=decode,
+            max_buffer_bytes=max_buffer_bytes,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
             start=start,
             **kwargs,
         )
@@ -184,6 +260,10 @@ class NetworkMethods(Generic[T]):
         port: int,
         serve_kwargs: Mapping[str, Any] | None = None,
         decode: Any = None,
+        max_message_size: int | None = None,
+        max_buffer_bytes: int | None = None,
+        max_connections: int = 1024,
+        idle_timeout: float | None = 300.0,
         start: bool = False,
         **kwargs: Any,
     ) -> FromWebsocket:
@@ -194,6 +274,15 @@ class NetworkMethods(Generic[T]):
         and the source emits one element at a time across its connections. Built on
         the asyncio implementation of ``websockets`` (13 and later). ``stop()`` closes
         the server and its connections (code 1001) after the element in hand.
+
+        A message over ``max_message_size`` closes its connection (code 1009) and goes
+        to the error channel with its position. While the messages taken and waiting
+        for their turn hold ``max_buffer_bytes``, the connections take no further
+        message (the clients' messages wait in ``websockets``' queue, ``max_queue``
+        frames per connection, then in the socket) and new clients are refused with
+        HTTP ``503`` at the opening handshake, as are clients beyond
+        ``max_connections``. A client that
+        sends no message for ``idle_timeout`` seconds is closed (code 1001).
 
         Parameters
         ----------
@@ -210,13 +299,25 @@ class NetworkMethods(Generic[T]):
             decodes binary messages, a callable is applied. A message that cannot be
             decoded goes to the error channel with its position
             (``websocket <peer>, message <n>``).
+        max_message_size : int, optional
+            The longest message, in bytes (characters for text): ``websockets``'
+            ``max_size``, 1 MiB by default.
+        max_buffer_bytes : int, optional
+            The most bytes of messages taken and waiting to be emitted: 64 MiB by
+            default, or four messages of ``max_message_size`` if that is more.
+        max_connections : int, optional
+            The most clients at once (1024 by default).
+        idle_timeout : float or None, optional
+            Seconds a client may send no message before it is closed (300 by
+            default; ``None``: never). Time spent waiting for the graph does not count.
         start : bool, optional
             Start at once.
 
         Returns
         -------
         FromWebsocket
-            The source; ``port`` is the port it listens on.
+            The source; ``port`` is the port it listens on, ``server`` the
+            ``websockets`` server once it serves (``None`` before and after).
 
         Examples
         --------
@@ -242,7 +343,18 @@ class NetworkMethods(Generic[T]):
         """
         from ..sources.websocket import FromWebsocket
 
-        return FromWebsocket(host, port, serve_kwargs, decode=decode, start=start, **kwargs)
+        return FromWebsocket(
+            host,
+            port,
+            serve_kwargs,
+            decode=decode,
+            max_message_size=max_message_size,
+            max_buffer_bytes=max_buffer_bytes,
+            max_connections=max_connections,
+            idle_timeout=idle_timeout,
+            start=start,
+            **kwargs,
+        )
 
     def to_websocket(
         self: Any,

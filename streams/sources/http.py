@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import socket
 from collections.abc import Mapping
@@ -10,9 +11,17 @@ from typing import TYPE_CHECKING, Any
 
 from .._util import positive_int
 from .base import decoder
-from .tcp import ServerSource, check_kwargs, peer_name
+from .tcp import (
+    IDLE_TIMEOUT,
+    MAX_CONNECTIONS,
+    RETRY_AFTER,
+    ServerSource,
+    check_kwargs,
+    peer_name,
+)
 
 if TYPE_CHECKING:
+    from tornado.httpserver import HTTPServer
     from tornado.httputil import HTTPConnection, HTTPHeaders, RequestStartLine, ResponseStartLine
     from tornado.iostream import IOStream
 
@@ -42,6 +51,7 @@ class Request:
         self.path = ""
         self.chunks: list[bytes] = []
         self.refused = False
+        self.reserved = 0  # bytes of the source's budget held for this body
 
 
 class FromHTTPServer(ServerSource):
@@ -49,6 +59,7 @@ class FromHTTPServer(ServerSource):
     matching path, replying only once it was accepted downstream."""
 
     _label = "from_http_server"
+    _message_option = "max_body_size"
 
     def __init__(
         self,
@@ -58,6 +69,9 @@ class FromHTTPServer(ServerSource):
         host: str | None = "127.0.0.1",
         max_body_size: int = 1_048_576,
         decode: Any = None,
+        max_buffer_bytes: int | None = None,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_timeout: float | None = IDLE_TIMEOUT,
         **options: Any,
     ) -> None:
         from tornado.httpserver import HTTPServer
@@ -81,7 +95,17 @@ class FromHTTPServer(ServerSource):
         self.decode = decode
         self._decode = decoder(node, decode)
         self._lingering: set[IOStream] = set()
-        super().__init__(host, port, **options)
+        self._open: set[IOStream] = set()  # connections served
+        self._over: set[IOStream] = set()  # connections beyond max_connections, to refuse
+        super().__init__(
+            host,
+            port,
+            max_connections=max_connections,
+            max_buffer_bytes=max_buffer_bytes,
+            message_size=self.max_body_size,
+            idle_timeout=idle_timeout,
+            **options,
+        )
 
     def _detail(self) -> str:
         return f"{super()._detail()}, {self.path}"
@@ -110,22 +134,53 @@ class FromHTTPServer(ServerSource):
                 if not self.request.refused:
                     source._track(source._respond(self.request))
 
+            def on_connection_close(self) -> None:
+                source._release(self.request)  # the body will never come whole
+
         class Delegate(httputil.HTTPServerConnectionDelegate):
             def start_request(
                 self, server_conn: object, request_conn: HTTPConnection
             ) -> httputil.HTTPMessageDelegate:
                 return Message(Request(request_conn))
 
-        server = HTTPServer(Delegate(), max_body_size=self.max_body_size, **self.server_kwargs)
-        server.add_sockets(sockets)
+        class Server(HTTPServer):
+            def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+                over = len(source._open) >= source.max_connections
+                (source._over if over else source._open).add(stream)
+                super().handle_stream(stream, address)
+
+            def on_close(self, server_conn: object) -> None:
+                super().on_close(server_conn)
+                stream = getattr(server_conn, "stream", None)
+                source._open.discard(stream)
+                source._over.discard(stream)
+
+        options = dict(self.server_kwargs)
+        if self.idle_timeout is not None:  # tornado's timers run on the graph's loop
+            options.setdefault("idle_connection_timeout", self.idle_timeout)
+            options.setdefault("body_timeout", self.idle_timeout)
+        server = Server(Delegate(), max_body_size=self.max_body_size, **options)
+        acceptor = self._accept(sockets, functools.partial(self._accepted, server))
+        self.server = server
         try:
             await self._until_stopped()
         finally:
-            server.stop()
+            acceptor.close()
+            self.server = None
             for stream in list(self._lingering):
                 stream.close()  # refused requests: no need to wait for their bodies
             await self._wait_tasks()  # requests in hand are answered (503 if not emitted)
             await server.close_all_connections()
+
+    def _accepted(self, server: HTTPServer, connection: socket.socket, address: Any) -> None:
+        """A new client; beyond ``max_connections`` its first request is answered 503,
+        and beyond as many again waiting for that answer, it is closed at once."""
+        if len(self._over) + len(self._lingering) >= self.max_connections:
+            connection.close()
+            self._refuse_new(f"{len(self._open)} connections open (max_connections)")
+            return
+        # tornado's own set-up of an accepted socket: TLS (ssl_options), IOStream options
+        server._handle_connection(connection, address)
 
     def _headers(
         self,
@@ -141,18 +196,44 @@ class FromHTTPServer(ServerSource):
             length = int(headers.get("Content-Length", "0"))
         except ValueError:
             length = 0  # tornado answers 400 itself
-        if self._pattern.fullmatch(request.path) is None:
+        chunked = "chunked" in headers.get("Transfer-Encoding", "").lower()
+        reserve = self.max_body_size if chunked else max(length, 0)
+        busy = self._crowded(request)
+        if busy is not None:
+            status, text = 503, f"{busy}; try again later"
+        elif self._pattern.fullmatch(request.path) is None:
             status, text = 404, f"no stream listens at {request.path}"
         elif method != "POST":
             status, text, extra = 405, f"{method} not allowed: POST a body", {"Allow": "POST"}
         elif length > self.max_body_size:
             status, text = 413, f"body of {length} bytes; at most {self.max_body_size} accepted"
+        elif not self._budget.fits(reserve):
+            busy = f"{self._budget.used} bytes of bodies held (max_buffer_bytes)"
+            status, text = 503, f"{busy}; try again later"
         else:
+            self._budget.take(reserve)
+            request.reserved = reserve
+            self._admit()
             return
+        if busy is not None:
+            self._refuse_new(busy)
+            extra = {"Retry-After": str(RETRY_AFTER)}
         request.refused = True
         stream = request.connection.detach()  # type: ignore[attr-defined]
         self._lingering.add(stream)
         self._track(self._refuse(stream, status, text, extra))
+
+    def _crowded(self, request: Request) -> str | None:
+        """Why ``request`` comes on a connection beyond ``max_connections``, if it does
+        (a connection accepted while the others were too many, and still are)."""
+        stream = getattr(request.connection, "stream", None)
+        if stream not in self._over:
+            return None
+        if len(self._open) >= self.max_connections:
+            return f"{len(self._open)} connections open (max_connections)"
+        self._over.discard(stream)  # room came back meanwhile: serve it
+        self._open.add(stream)
+        return None
 
     async def _refuse(
         self, stream: IOStream, status: int, text: str, extra: dict[str, str]
@@ -187,9 +268,21 @@ class FromHTTPServer(ServerSource):
             stream.close()
             self._lingering.discard(stream)
 
+    def _release(self, request: Request) -> None:
+        """Give back the room held for ``request``'s body."""
+        reserved, request.reserved = request.reserved, 0
+        self._budget.give(reserved)
+
     async def _respond(self, request: Request) -> None:
         """Emit the body of a complete request; answer once it was accepted."""
+        try:
+            await self._emit_body(request)
+        finally:
+            self._release(request)
+
+    async def _emit_body(self, request: Request) -> None:
         body = b"".join(request.chunks)
+        request.chunks.clear()
         position = f"http POST {request.path} from {request.peer}"
         try:
             x = self._decode(body)

@@ -249,8 +249,120 @@ async def test_binds_to_loopback_by_default():
         ({"port": 0, "server_kwargs": {"max_body_size": 5}}, TypeError, "its own argument"),
         ({"port": 0, "server_kwargs": {"bogus": 1}}, TypeError, r"unknown options \['bogus'\]"),
         ({"port": 0, "decode": 3}, TypeError, "from_http_server: decode must be"),
+        ({"port": 0, "max_connections": -1}, ValueError, "from_http_server: max_connections"),
+        (
+            {"port": 0, "max_body_size": 100, "max_buffer_bytes": 50},
+            ValueError,
+            r"max_buffer_bytes \(50\) must hold at least one message of max_body_size",
+        ),
+        ({"port": 0, "idle_timeout": float("inf")}, ValueError, "idle_timeout must be positive"),
     ],
 )
 def test_bad_arguments_fail_at_build_time(kwargs, error, match):
     with pytest.raises(error, match=match):
         Stream.from_http_server(**kwargs)
+
+
+# ------------------------------------------------------------------ limits
+
+
+def post_full(port, body, connection=None):
+    """POST ``body``; return ``(status, headers, body)``."""
+    client = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        client.request("POST", "/", body=body)
+        response = client.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        if connection is None:
+            client.close()
+
+
+@pytest.mark.real_time
+async def test_server_is_none_until_listening_and_after_stop():
+    from tornado.httpserver import HTTPServer
+
+    source = Stream.from_http_server(0)
+    assert source.server is None
+    source.start()
+    await until(lambda: source.server is not None)
+    assert isinstance(source.server, HTTPServer)
+    await stop(source)
+    assert source.server is None
+
+
+@pytest.mark.real_time
+async def test_bodies_over_the_buffer_are_refused_503_from_their_headers():
+    source = Stream.from_http_server(0, max_body_size=100, max_buffer_bytes=150, start=True)
+    gate = OpenGate()
+    source.sink(gate)
+    first = asyncio.ensure_future(post_async(source.port, b"a" * 100))
+    await until(lambda: gate.started == [b"a" * 100])  # 100 of 150 bytes held
+    status, headers, text = await asyncio.to_thread(post_full, source.port, b"b" * 60)
+    assert status == 503 and headers["Retry-After"] == "1"
+    assert b"100 bytes of bodies held (max_buffer_bytes)" in text
+    assert (await post_async(source.port, b"c" * 100))[0] == 503  # under max_body_size, too
+    small = asyncio.ensure_future(post_async(source.port, b"d" * 50))  # fits: waits its turn
+    await until(lambda: source._budget.used == 150)
+    gate.open.set()
+    assert (await first)[0] == 200 and (await small)[0] == 200
+    assert gate.finished == [b"a" * 100, b"d" * 50]
+    assert source._budget.used == 0
+    assert (await post_async(source.port, b"e" * 100))[0] == 200  # room again
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_connections_beyond_max_connections_are_answered_503():
+    source = Stream.from_http_server(0, max_connections=1, start=True)
+    out = source.sink_to_list()
+    first = http.client.HTTPConnection("127.0.0.1", source.port, timeout=10)
+    assert (await post_async(source.port, b"one", connection=first))[0] == 200  # kept alive
+    status, headers, text = await asyncio.to_thread(post_full, source.port, b"two")
+    assert status == 503 and headers["Retry-After"] == "1"
+    assert b"1 connections open (max_connections)" in text
+    assert (await post_async(source.port, b"three", connection=first))[0] == 200
+    first.close()
+    await until(lambda: not source._open)
+    assert (await post_async(source.port, b"four"))[0] == 200
+    assert out == [b"one", b"three", b"four"]
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_idle_connections_are_closed():
+    source = Stream.from_http_server(0, idle_timeout=0.2, start=True)
+    reader, writer = await asyncio.open_connection("127.0.0.1", source.port)
+    assert await asyncio.wait_for(reader.read(), 10) == b""  # closed by the server
+    writer.close()
+    await writer.wait_closed()
+    assert source.server.conn_params.header_timeout == 0.2
+    assert source.server.conn_params.body_timeout == 0.2
+    await stop(source)
+
+
+@pytest.mark.real_time
+async def test_a_good_client_is_served_while_others_crowd_the_server():
+    source = Stream.from_http_server(
+        0, max_body_size=1000, max_buffer_bytes=2000, max_connections=4, start=True
+    )
+    gate = OpenGate()
+    source.sink(gate)
+    good = http.client.HTTPConnection("127.0.0.1", source.port, timeout=10)
+    good.connect()  # the good client holds one of the 4 connections
+    crowd = [asyncio.ensure_future(post_async(source.port, b"c" * 1000)) for _ in range(2)]
+    await until(lambda: source._budget.used == 2000)  # two big bodies hold all the room
+    idle = [socket.create_connection(("127.0.0.1", source.port)) for _ in range(2)]
+    await until(lambda: len(source._open) == 4)
+    statuses = [(await post_async(source.port, b"x" * 10))[0] for _ in range(3)]
+    assert statuses == [503] * 3  # too many connections; and no room for bodies
+    gate.open.set()
+    await until(lambda: len(gate.finished) == 2)
+    for i in range(5):
+        assert (await post_async(source.port, f"good {i}".encode(), connection=good))[0] == 200
+    assert gate.finished[2:] == [f"good {i}".encode() for i in range(5)]
+    assert [(await c)[0] for c in crowd] == [200, 200]
+    for sock in idle:
+        sock.close()
+    good.close()
+    await stop(source)
