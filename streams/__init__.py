@@ -19,13 +19,17 @@ first: ``streams.zip(a, b)`` is ``a.zip(b)`` and ``streams.map(s, f)`` is ``s.ma
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._util import identity
 from .core import BackpressureError, Metadata, Stream
 from .errors import ErrorRecord, retry
 from .refs import RefCounter
 from .sinks import Sink
 from .sources import Source
+
+if TYPE_CHECKING:
+    from .graph import create_graph, visualize
 
 __all__ = [
     "BackpressureError",
@@ -35,7 +39,10 @@ __all__ = [
     "Sink",
     "Source",
     "Stream",
+    "create_graph",
+    "identity",
     "retry",
+    "visualize",
 ]
 __version__ = "0.1.0"
 
@@ -83,7 +90,17 @@ FUNCTIONAL_FORMS = frozenset(
 """Operators also reachable as ``streams.<name>(upstream, ...)``, as in streamz."""
 
 
+GRAPH_FUNCTIONS = frozenset({"create_graph", "visualize"})
+"""Functions of :mod:`streams.graph` reachable as ``streams.<name>``, imported on first use."""
+
+
 def __getattr__(name: str) -> Callable[..., Any]:
+    if name in GRAPH_FUNCTIONS:
+        from . import graph
+
+        function: Callable[..., Any] = getattr(graph, name)
+        globals()[name] = function
+        return function
     if name not in FUNCTIONAL_FORMS:
         raise AttributeError(f"module 'streams' has no attribute {name!r}")
 

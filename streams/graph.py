@@ -7,6 +7,7 @@ graphviz's ``dot`` program, so only image formats need graphviz installed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .core import Stream
 
-__all__ = ["Rendered", "graph_nodes", "to_dot", "visualize"]
+__all__ = ["Rendered", "create_graph", "graph_nodes", "to_dot", "visualize"]
 
 IMAGE_FORMATS = {
     "png": "image/png",
@@ -55,6 +56,35 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+_DOT_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|-?(\.[0-9]+|[0-9]+(\.[0-9]*)?)")
+
+
+_DOT_KEYWORDS = frozenset({"node", "edge", "graph", "digraph", "subgraph", "strict"})
+
+
+def _value(text: str) -> str:
+    """A DOT attribute value: bare when it is a plain name or number, else quoted."""
+    bare = _DOT_ID.fullmatch(text) and text.lower() not in _DOT_KEYWORDS
+    return text if bare else _quote(text)
+
+
+def _clean_text(text: str, match: str | None = None) -> str:
+    """Replace each run of characters matching ``match`` with one space, then ``:`` with
+    ``;`` (streamz's label cleaning, for graph tools that choke on punctuation).
+
+    By default everything but letters, digits, ``_`` and ``:`` is replaced.
+
+    Examples
+    --------
+    >>> _clean_text("map<abs>")
+    'map abs '
+    >>> _clean_text("JFDSM*(@&$:FFDS:;;")
+    'JFDSM ;FFDS; '
+    """
+    text = re.sub(match or r"[^a-zA-Z0-9_:]+", " ", text)
+    return text.replace(":", ";")
+
+
 def to_dot(node: Stream[Any], **graph_attrs: Any) -> str:
     """Return the DOT source of the graph ``node`` belongs to.
 
@@ -70,10 +100,10 @@ def to_dot(node: Stream[Any], **graph_attrs: Any) -> str:
     >>> _ = source.map(str).sink_to_list()
     >>> print(to_dot(source, rankdir="LR"))
     digraph {
-      graph [rankdir="LR"];
-      n0 [label="stream", shape="ellipse"];
-      n1 [label="map<str>", shape="box"];
-      n2 [label="sink_to_list", shape="trapezium"];
+      graph [rankdir=LR];
+      n0 [label="stream", shape=ellipse];
+      n1 [label="map<str>", shape=box];
+      n2 [label="sink_to_list", shape=trapezium];
       n0 -> n1;
       n1 -> n2;
     }
@@ -82,11 +112,11 @@ def to_dot(node: Stream[Any], **graph_attrs: Any) -> str:
     ids = {id(n): f"n{i}" for i, n in enumerate(nodes)}
     lines = ["digraph {"]
     if graph_attrs:
-        attrs = ", ".join(f"{k}={_quote(str(v))}" for k, v in graph_attrs.items())
+        attrs = ", ".join(f"{k}={_value(str(v))}" for k, v in graph_attrs.items())
         lines.append(f"  graph [{attrs}];")
     for n in nodes:
         lines.append(
-            f"  {ids[id(n)]} [label={_quote(str(n))}, shape={_quote(n._graphviz_shape)}];"
+            f"  {ids[id(n)]} [label={_quote(str(n))}, shape={_value(n._graphviz_shape)}];"
         )
     for n in nodes:
         downs = n.downstreams
@@ -95,6 +125,53 @@ def to_dot(node: Stream[Any], **graph_attrs: Any) -> str:
             lines.append(f"  {ids[id(n)]} -> {ids[id(d)]}{label};")
     lines.append("}")
     return "\n".join(lines)
+
+
+def create_graph(node: Stream[Any], graph: Any) -> Any:
+    """Add the graph ``node`` belongs to into a networkx directed graph.
+
+    Each node becomes a graph node keyed by ``hash(node)``, with the attributes ``label``
+    (``str(node)`` through :func:`_clean_text`), ``shape`` (as drawn by
+    :func:`visualize`) and ``node`` (the :class:`~streams.Stream` itself); each
+    connection becomes an edge, labelled with its delivery position (``"0"``, ``"1"``...)
+    when a node feeds several. This is streamz's ``create_graph``, for analysing a
+    pipeline with networkx (cycles, paths, ordering).
+
+    Parameters
+    ----------
+    node : Stream
+        Any node of the graph.
+    graph : networkx.DiGraph
+        The graph to add to (anything with networkx's ``add_node``/``add_edge``).
+
+    Returns
+    -------
+    networkx.DiGraph
+        ``graph``.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from streams import Stream, create_graph
+    >>> source = Stream(stream_name="source")
+    >>> doubled = source.map(lambda x: 2 * x)
+    >>> g = create_graph(source, nx.DiGraph())
+    >>> (hash(source), hash(doubled)) in g.edges
+    True
+    >>> sorted(attrs["label"] for _, attrs in g.nodes(data=True))
+    ['map lambda ', 'source']
+    """
+    nodes = graph_nodes(node)
+    for n in nodes:
+        graph.add_node(hash(n), label=_clean_text(str(n)), shape=n._graphviz_shape, node=n)
+    for n in nodes:
+        downs = n.downstreams
+        for i, d in enumerate(downs):
+            if len(downs) > 1:
+                graph.add_edge(hash(n), hash(d), label=str(i))
+            else:
+                graph.add_edge(hash(n), hash(d))
+    return graph
 
 
 class Rendered:

@@ -179,5 +179,15 @@ def test_exports_are_explicit_and_importable():
         assert getattr(streams, name) is not None
     assert set(streams.__all__) == {
         "BackpressureError", "ErrorRecord", "Metadata", "RefCounter", "Sink", "Source", "Stream",
-        "retry",
+        "create_graph", "identity", "retry", "visualize",
     }  # fmt: skip
+
+
+def test_identity_and_graph_functions_at_top_level_as_in_streamz():
+    from streams import graph
+
+    assert streams.identity(obj := object()) is obj
+    assert streams.visualize is graph.visualize
+    assert streams.create_graph is graph.create_graph
+    with pytest.raises(AttributeError, match="no_such_name"):
+        _ = streams.no_such_name  # type: ignore[attr-defined]

@@ -107,8 +107,100 @@ def test_import_does_not_scan_entry_points():
         import streams
         assert calls == [], calls
         streams.Stream()
-        assert [c["group"] for c in calls] == [
-            "streams.nodes", "streams.sinks", "streams.sources"], calls
+        assert calls == [{}], calls  # one scan, then one select per group
+        streams.Stream()
+        assert calls == [{}], calls
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_groups_are_streams_then_streamz():
+    assert list(streams.plugins.PLUGIN_GROUPS.items()) == [
+        ("streams.nodes", False), ("streams.sinks", False), ("streams.sources", True),
+        ("streamz.nodes", False), ("streamz.sinks", False), ("streamz.sources", True),
+    ]  # fmt: skip
+
+
+def test_import_does_not_import_importlib_metadata():
+    code = textwrap.dedent(
+        """
+        import sys
+        import streams
+        assert "importlib.metadata" not in sys.modules
+        """
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+class BareEntryPoint:
+    """An entry point with only ``name`` and ``load()`` (no ``value``), as in streamz's
+    tests and some plugin loaders."""
+
+    def __init__(self, name, obj, module_name=None):
+        self.name = name
+        self.obj = obj
+        self.module_name = module_name
+
+    def load(self):
+        return self.obj
+
+
+@pytest.fixture
+def unregister():
+    names = []
+    yield names
+    for name in names:
+        if name in Stream.__dict__:
+            delattr(Stream, name)
+
+
+def test_entry_point_without_value_registers_a_stub_then_the_node(unregister):
+    class Twice(Stream):
+        def update(self, x, who=None, metadata=()):
+            return self._emit(2 * x, metadata)
+
+    unregister.append("twice_demo")
+    Stream.register_plugin_entry_point(BareEntryPoint("twice_demo", Twice))
+    assert Stream.twice_demo.__name__ == "stub"  # type: ignore[attr-defined]
+    assert "twice_demo" in Stream.twice_demo.__doc__  # type: ignore[attr-defined]
+    source = Stream()
+    out = source.twice_demo().sink_to_list()  # type: ignore[attr-defined]
+    source.emit(4)
+    assert out == [8]
+    assert Stream.twice_demo.__name__ == "Twice"  # type: ignore[attr-defined]
+
+
+def test_entry_point_without_value_that_is_not_a_node_names_its_module(unregister):
+    unregister.append("broken_bare")
+    Stream.register_plugin_entry_point(BareEntryPoint("broken_bare", object, "some_mod.thing"))
+    with pytest.raises(TypeError, match=r"'broken_bare' \(some_mod.thing\) must be a subclass"):
+        Stream.broken_bare()  # type: ignore[attr-defined]
+
+
+STREAMZ_ENTRY_POINTS = """
+[streamz.nodes]
+negate_demo = demo_plugin_mod:Negate
+twin_demo = demo_plugin_mod:Negate
+
+[streams.nodes]
+twin_demo = demo_plugin_mod:Negate
+
+[streamz.sources]
+from_pair_demo = demo_plugin_mod:FromPair
+"""
+
+
+def test_plugins_in_streamz_groups_load_and_twins_are_not_warned_about(
+    installed_plugin, tmp_path, unregister
+):
+    info = tmp_path / "demo_plugin-1.0.dist-info"
+    (info / "entry_points.txt").write_text(STREAMZ_ENTRY_POINTS)
+    unregister.append("twin_demo")
+    source = Stream()  # scans; filterwarnings=error: a warning would fail here
+    out = source.negate_demo().sink_to_list()  # type: ignore[attr-defined]
+    source.emit(5)
+    assert out == [-5]
+    assert isinstance(Stream.__dict__["from_pair_demo"], staticmethod)
+    assert Stream.from_pair_demo(1, 2).pair == (1, 2)  # type: ignore[attr-defined]
+    assert Stream().twin_demo().__class__.__name__ == "Negate"  # type: ignore[attr-defined]

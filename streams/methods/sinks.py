@@ -128,6 +128,10 @@ class SinkMethods(Generic[T]):
         >>> print(pathlib.Path(path).read_text(), end="")
         1
         2
+
+        See Also
+        --------
+        streams.sinks.basic.sink_to_file : streamz's function form, returning the file.
         """
         from ..sinks.basic import TextFileSink
 

@@ -107,7 +107,7 @@ class TransformMethods(Generic[T]):
         stop_on_exception: bool = False,
         **kwargs: Any,
     ) -> Stream[R]:
-        """Await a coroutine function on every element; emit the results in input order.
+        """Await an async function on every element; emit the results in input order.
 
         Up to ``parallelism`` calls run at once; beyond that the emitter waits (back
         pressure). Results go out in the order the elements came in, whatever order the
@@ -115,25 +115,25 @@ class TransformMethods(Generic[T]):
 
         Parameters
         ----------
-        func : coroutine function
-            ``async def`` function called as ``func(x, *args, **kwargs)``.
+        func : callable returning an awaitable
+            Called as ``func(x, *args, **kwargs)``: an ``async def`` function, a tornado
+            ``gen.coroutine``, or any function returning an awaitable (a result that is
+            not awaitable fails that element with ``TypeError``).
         parallelism : int, optional
             How many calls may run at the same time.
         stop_on_exception : bool, optional
-            After a call raises (and ``on_error`` is ``'raise'``), stop: later elements
-            are refused with ``RuntimeError``. By default the error goes to the graph's
-            error streams (see ``errors()``) and the node goes on.
+            After a call raises (and ``on_error`` is ``'raise'``), stop every source
+            upstream and pause: calls already started run on, but their results are
+            held until the node goes on, which it does when elements arrive again (the
+            sources were restarted) or when ``start()`` is called on it or below it. By
+            default the node goes on at once. Either way the error goes to the graph's
+            error streams (see ``errors()``).
         *args, **kwargs
             Passed to ``func`` after the element.
 
         Returns
         -------
         Stream
-
-        Raises
-        ------
-        TypeError
-            If ``func`` is not a coroutine function.
 
         Examples
         --------

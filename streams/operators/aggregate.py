@@ -233,16 +233,21 @@ class SlidingWindow(Stream[tuple[Any, ...]]):
         return str(self.n)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
-        if len(self._metadata) == self.n:
-            release_refs(self._metadata[0])  # the oldest element leaves the window
+        # ``_metadata`` holds the refs of the elements that will be in a later window:
+        # the oldest element of a full window is released once that window went out.
         retain_refs(metadata)
         self._buffer.append(x)
         self._metadata.append(metadata)
-        if len(self._buffer) < self.n and not self.return_partial:
+        full = len(self._buffer) == self.n
+        if not full and not self.return_partial:
             return None
         out = tuple(self._buffer)
         self.current_value = out
-        return self._push(out, self, flat(self._metadata))
+        refs = flat(self._metadata)
+        if not full:
+            return self._push(out, self, refs)
+        oldest = self._metadata.popleft()  # in no later window: let go once this one went
+        return release_after(self._push(out, self, refs), oldest)
 
 
 class Collect(Stream[tuple[Any, ...]]):

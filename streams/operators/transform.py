@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from typing import Any, TypeVar
 
 from .._util import annotate, bind, check_arguments, funcname, positive_int
 from ..core import Stream
 from ..errors import ErrorPolicy, Retry
+from ..loop import running_loop
 from ..protocol import Metadata, push_each
 from ..refs import retain_refs
+from ..runtime import retrying
 from ._worker import BoundedWorker
 
 __all__ = ["Flatten", "Map", "MapAsync", "Pluck", "Starmap"]
@@ -137,7 +139,14 @@ def is_coroutine_function(func: Any) -> bool:
 
 class MapAsync(_Apply[R], BoundedWorker[R]):
     """Node behind :meth:`Stream.map_async`: await ``func(x, ...)`` for every element, up
-    to ``parallelism`` at a time, and emit the results in input order."""
+    to ``parallelism`` at a time, and emit the results in input order.
+
+    ``func`` is any callable returning an awaitable: an ``async def`` function, a tornado
+    ``gen.coroutine``, a function returning a future. With ``stop_on_exception``, a
+    failure stops the sources upstream and pauses the node: calls already started run
+    on, their results are held until the node resumes, which it does when an element
+    arrives again (a restarted source) or when :meth:`start` is called on it.
+    """
 
     _label = "map_async"
 
@@ -150,40 +159,64 @@ class MapAsync(_Apply[R], BoundedWorker[R]):
         stop_on_exception: bool = False,
         **kwargs: Any,
     ) -> None:
-        if callable(func) and not is_coroutine_function(func):
-            raise TypeError(
-                f"map_async<{funcname(func)}>: func must be a coroutine function "
-                "(async def); use map for plain functions"
-            )
         self.parallelism: int = positive_int("map_async", "parallelism", parallelism)
         self.stop_on_exception = stop_on_exception
         self._inflight: deque[tuple[asyncio.Task[Any], Any, Metadata]] = deque()
-        self._stopped_by: BaseException | None = None
+        self._paused = False
+        self._coroutine_function = is_coroutine_function(func)
         super().__init__(upstream, func, *args, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def work_task(self) -> asyncio.Task[None] | None:
+        """The task emitting results; ``None`` while there is nothing to emit or while
+        paused after an error (the name streamz gives it)."""
+        return self._worker
 
     def _full(self) -> bool:
         return len(self._inflight) >= self.parallelism
 
+    def _awaitable(self, x: Any) -> Coroutine[Any, Any, Any]:
+        """A coroutine giving ``func``'s result on ``x``."""
+        if self._coroutine_function:
+            return self._call(x)  # type: ignore[no-any-return]
+        return self._call_and_check(x)
+
+    async def _call_and_check(self, x: Any) -> Any:
+        """Call a ``func`` that is not ``async def`` and await what it returns."""
+        result = self._call(x)
+        if not inspect.isawaitable(result):
+            raise TypeError(
+                f"map_async<{funcname(self.func)}>: func returned {type(result).__name__}, "
+                "not an awaitable; use map for plain functions"
+            )
+        return await result
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        if self._paused:  # an element after a stop_on_exception stop: go on
+            self._resume()
+        return super().update(x, who, metadata)
+
     def _put(self, x: Any, metadata: Metadata) -> None:
-        """Start the call for ``x`` (refused once stopped by an error)."""
-        if self._stopped_by is not None:
-            raise RuntimeError(
-                f"{self} stopped after an error (stop_on_exception=True): {self._stopped_by!r}"
-            ) from self._stopped_by
+        """Start the call for ``x``."""
         retain_refs(metadata)
-        task = asyncio.get_running_loop().create_task(self._call(x))
+        task = asyncio.get_running_loop().create_task(self._awaitable(x))
         self._inflight.append((task, x, metadata))
-        self._kick()
+        if self._paused:
+            task.add_done_callback(_held)
+        else:
+            self._kick()
 
     async def _work(self) -> None:
-        while self._inflight:
+        while self._inflight and not self._paused:
             task, x, md = self._inflight[0]
             try:
                 result = await task
             except Exception as exc:
-                self._inflight.popleft()
-                self._made_room()
+                # Its place stays taken until the failure was handled (a retry).
                 await self._element_failed(exc, x, md)
+                if self._inflight and self._inflight[0][0] is task:
+                    self._inflight.popleft()
+                self._made_room()
                 continue
             self._inflight.popleft()
             self._made_room()
@@ -192,22 +225,42 @@ class MapAsync(_Apply[R], BoundedWorker[R]):
     async def _element_failed(self, exc: Exception, x: Any, metadata: Metadata) -> None:
         policy = self.on_error
         if isinstance(policy, Retry):
-            for attempt in range(policy.attempts):
-                await asyncio.sleep(policy.delay(attempt))
-                try:
-                    result = await self._call(x)
-                except Exception as again:
-                    exc = again
-                else:
-                    await self._push_async(result, metadata)
-                    return
-            exc.add_note(f"gave up after {policy.attempts} retries")
+            try:
+                result = await retrying(policy, exc, lambda: self._awaitable(x))
+            except Exception as final:
+                exc = final
+            else:
+                await self._push_async(result, metadata)
+                return
         annotate(exc, self, x)
         self._report(exc, x, metadata)
-        final = policy.then if isinstance(policy, Retry) else policy
-        if self.stop_on_exception and final == "raise":
-            self._stopped_by = exc
+        final_policy = policy.then if isinstance(policy, Retry) else policy
+        if self.stop_on_exception and final_policy == "raise":
+            self._paused = True
             for task, _, _ in self._inflight:
-                task.cancel()
-            self._inflight.clear()
-            self._made_room()  # waiting emitters get the RuntimeError
+                task.add_done_callback(_held)
+            self.stop()  # every source upstream
+
+    def _resume(self) -> None:
+        """Emit again after a ``stop_on_exception`` pause (in the loop's thread)."""
+        if self._paused:
+            self._paused = False
+            if self._inflight:
+                self._kick()
+
+    def start(self) -> None:
+        """Resume after a ``stop_on_exception`` pause, and start the sources upstream."""
+        if self._paused:
+            loop = self.loop
+            if loop is not None and loop is not running_loop():
+                loop.call_soon_threadsafe(self._resume)
+            else:
+                self._resume()
+        super().start()
+
+
+def _held(task: asyncio.Task[Any]) -> None:
+    """A call finished while its node is paused: its error (if any) is handled when the
+    node goes on, or never, if it never does; asyncio must not log it as forgotten."""
+    if not task.cancelled():
+        task.exception()

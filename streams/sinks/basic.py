@@ -10,10 +10,11 @@ from typing import IO, Any, TypeVar
 
 from .._util import bind, check_arguments, funcname
 from ..core import Stream
+from ..loop import running_loop
 from ..protocol import Metadata, wait
 from .base import Sink
 
-__all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink"]
+__all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink", "sink_to_file"]
 
 T = TypeVar("T")
 
@@ -39,12 +40,17 @@ class FuncSink(Sink[T]):
         self.args = args
         self.kwargs = kwargs
         self._call = bind(func, args, kwargs)
+        # A tornado coroutine runs up to its first yield when called, and needs a loop
+        # there (gen.sleep, IOLoop.current()): without one, it is called on the graph's.
+        self._needs_loop = bool(getattr(func, "__tornado_coroutine__", False))
         super().__init__(upstream, **node_kwargs)
 
     def _detail(self) -> str:
         return funcname(self.func)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        if self._needs_loop and running_loop() is None:
+            return self._update_on_loop(x, who, metadata)
         try:
             r = self._call(x)
         except Exception as exc:
@@ -53,6 +59,10 @@ class FuncSink(Sink[T]):
         if r is None or not inspect.isawaitable(r):
             return None
         return self._finish(r, x, who, metadata)
+
+    async def _update_on_loop(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
+        """``update`` in the loop that runs this coroutine (the emitter's pending work)."""
+        await wait(self.update(x, who, metadata))
 
     async def _finish(
         self, pending: Awaitable[Any], x: Any, who: Stream[Any] | None, metadata: Metadata
@@ -108,6 +118,11 @@ class TextFileSink(Sink[str]):
         self._finalizer = weakref.finalize(self, self.file.close)
         super().__init__(upstream, **options)
 
+    @property
+    def _fp(self) -> IO[str]:
+        """The file written to (streamz's name for it)."""
+        return self.file
+
     def _detail(self) -> str:
         return str(getattr(self.file, "name", ""))
 
@@ -122,3 +137,60 @@ class TextFileSink(Sink[str]):
 
     def _close(self) -> None:
         self._finalizer()
+
+
+def sink_to_file(
+    filename: str | os.PathLike[str],
+    upstream: Stream[Any],
+    mode: str = "w",
+    prefix: str = "",
+    suffix: str = "\n",
+    flush: bool = False,
+) -> IO[str]:
+    """Open ``filename`` and write ``prefix + x + suffix`` to it for every element of
+    ``upstream``; return the open file (streamz's ``streamz.sources.sink_to_file``).
+
+    Use the file as a context manager to close it; elements arriving after it was closed
+    fail with ``ValueError``. :meth:`~streams.Stream.sink_to_textfile` is the node form,
+    closed by ``destroy()``.
+
+    Parameters
+    ----------
+    filename : path
+        The file to open.
+    upstream : Stream
+        The node whose elements (``str``) are written.
+    mode : str, optional
+        Mode to open the file with (default ``'w'``, truncate).
+    prefix, suffix : str, optional
+        Written before and after each element (default: nothing, a newline).
+    flush : bool, optional
+        Flush the file after each element (default: leave it to the file's buffering).
+
+    Returns
+    -------
+    file object
+
+    Examples
+    --------
+    >>> import os, pathlib, tempfile
+    >>> from streams import Stream
+    >>> from streams.sinks.basic import sink_to_file
+    >>> path = os.path.join(tempfile.mkdtemp(), "out.txt")
+    >>> source = Stream()
+    >>> with sink_to_file(path, source.map(str), prefix="> ") as f:
+    ...     source.emit(1)
+    ...     source.emit(2)
+    >>> print(pathlib.Path(path).read_text(), end="")
+    > 1
+    > 2
+    """
+    file = open(filename, mode=mode)  # noqa: SIM115 -- returned to the caller, who closes it
+
+    def write(text: str) -> None:
+        file.write(f"{prefix}{text}{suffix}")
+        if flush:
+            file.flush()
+
+    FuncSink(upstream, write, stream_name=f"sink_to_file<{os.fspath(filename)}>")
+    return file

@@ -11,7 +11,7 @@ from helpers import counted, fail, feed, finished, spin
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from streams import Stream
+from streams import RefCounter, Stream
 
 ints = st.lists(st.integers(-50, 50), max_size=40)
 
@@ -286,15 +286,57 @@ def test_sliding_window_rejects_zero():
         Stream().sliding_window(0)
 
 
-def test_sliding_window_releases_element_when_it_leaves():
+def test_sliding_window_releases_element_once_its_last_window_went_out():
+    refs = [RefCounter() for _ in range(3)]
+    source = Stream()
+    out = source.sliding_window(2).sink_to_list()
+    counts = []
+    for i, ref in enumerate(refs):
+        source.emit(i, metadata=[{"ref": ref}])
+        counts.append([r.count for r in refs])
+    # 0 is in (0,) and (0, 1): released with (0, 1), not when 2 arrives
+    assert counts == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+    assert out == [(0,), (0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("partial", [True, False])
+def test_sliding_window_of_three_holds_each_element_for_three_windows(partial):
+    refs = [RefCounter() for _ in range(4)]
+    source = Stream()
+    source.sliding_window(3, return_partial=partial).sink_to_list()
+    counts = []
+    for i, ref in enumerate(refs):
+        source.emit(i, metadata=[{"ref": ref}])
+        counts.append([r.count for r in refs])
+    assert counts == [[1, 0, 0, 0], [1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]]
+
+
+async def test_sliding_window_releases_the_oldest_once_a_slow_consumer_took_its_window():
+    ra, fired = counted()
+    gate = asyncio.Event()
+
+    async def slow(window):
+        await gate.wait()
+
+    source = Stream()
+    source.sliding_window(1).sink(slow)
+    pending = asyncio.ensure_future(source.emit("a", metadata=[{"ref": ra}]))
+    await spin()
+    # retained by the emitter and by the window, which is still being consumed
+    assert (ra.count, fired) == (2, [])
+    gate.set()
+    await pending
+    assert (ra.count, fired) == (0, [1])
+
+
+def test_sliding_window_keeps_the_oldest_retained_when_its_last_window_failed():
     ra, fired = counted()
     source = Stream()
-    source.sliding_window(2).sink_to_list()
-    source.emit("a", metadata=[{"ref": ra}])
-    source.emit("b")
-    assert (ra.count, fired) == (1, [])
-    source.emit("c")
-    assert (ra.count, fired) == (0, [1])
+    source.sliding_window(1).sink(fail)
+    with pytest.raises(RuntimeError, match="sink down"):
+        source.emit("a", metadata=[{"ref": ra}])
+    # neither the emitter nor the window lets go: a failed element is never acknowledged
+    assert (ra.count, fired) == (2, [])
 
 
 @settings(max_examples=100)

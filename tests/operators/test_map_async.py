@@ -3,6 +3,7 @@ pressure, errors, drain and metadata refs."""
 
 import asyncio
 import functools
+import gc
 
 import pytest
 
@@ -159,38 +160,123 @@ async def test_failed_call_without_an_error_stream_is_raised_by_the_next_drain()
     await source.drain()  # reported once only
 
 
-async def test_stop_on_exception_later_emits_raise_runtime_error():
-    loop = asyncio.get_running_loop()
+async def test_stop_on_exception_holds_later_results_until_the_next_element():
     work = Worker({"b": 5}, failing={"a"})
     source = Stream()
-    out = timeline(source.map_async(work, parallelism=2, stop_on_exception=True))
+    node = source.map_async(work, parallelism=2, stop_on_exception=True)
+    out = timeline(node)
     errors = timeline(source.errors())
     assert await emit_all(source, "ab") == [0.0, 0.0]
-    await asyncio.sleep(1.5)
-    with pytest.raises(RuntimeError, match="stop_on_exception") as info:
-        source.emit("c")
-    assert isinstance(info.value.__cause__, ValueError)
-    # the error was reported, and the call still in flight was cancelled
-    assert [(t, r.element) for t, r in errors] == [(1.0, "a")]
-    assert work.cancelled == [(1.0, "b")]
     await asyncio.sleep(10)
-    assert out == []
-    assert loop.time() == 11.5
+    # the error was reported; "b" ran to its end, but its result is held
+    assert [(t, r.element) for t, r in errors] == [(1.0, "a")]
+    assert work.ended == [(1.0, "a"), (5.0, "b")] and work.cancelled == []
+    assert out == [] and node.work_task is None
+    await source.emit("c")  # goes on: "b" first, then "c"
+    await source.drain()
+    assert out == [(10.0, "<b>"), (11.0, "<c>")]
 
 
-async def test_stop_on_exception_wakes_an_emitter_waiting_for_room_with_the_error():
+async def test_stop_on_exception_lets_an_emitter_waiting_for_room_in():
     work = Worker(failing={1})
     source = Stream()
-    source.map_async(work, stop_on_exception=True)
+    out = timeline(source.map_async(work, stop_on_exception=True))
     source.errors().sink(lambda rec: None)
     await source.emit(1)
     waiting = asyncio.ensure_future(source.emit(2))
     await asyncio.sleep(1.5)
-    assert waiting.done()
-    with pytest.raises(RuntimeError, match="stopped after an error"):
-        await waiting
-    assert [x for _, x in work.started] == [1]
-    await source.drain()  # the failed emit went to the error stream: nothing left to raise
+    assert waiting.done() and waiting.exception() is None  # 1's place went to 2
+    await asyncio.sleep(10)
+    assert [x for _, x in work.started] == [1, 2] and out == []
+    await source.emit(3)
+    await source.drain()
+    assert out == [(11.5, "<2>"), (12.5, "<3>")]
+
+
+async def test_stop_on_exception_stops_the_source_and_a_restart_goes_on():
+    # streamz's test_map_async_restart: nothing is lost across the stop
+    async def flaky(x):
+        await asyncio.sleep(1)
+        if x in (2, 5):
+            raise RuntimeError(f"fails on {x}")
+        return x
+
+    source = Stream.from_iterable(iter(range(6)))  # an iterator: a restart goes on
+    mapped = source.map_async(flaky, stop_on_exception=True)
+    results = mapped.sink_to_list()
+    errors = source.errors().sink_to_list()
+    source.start()
+    await asyncio.sleep(20)
+    assert results == [0, 1] and source.stopped and mapped.work_task is None
+    assert [r.element for r in errors] == [2]
+    source.start()
+    await asyncio.sleep(20)
+    assert results == [0, 1, 3, 4] and source.done
+    assert [r.element for r in errors] == [2, 5]
+
+
+async def test_start_on_the_node_resumes_it_and_starts_the_sources():
+    async def flaky(x):
+        await asyncio.sleep(1)
+        if x == 1:
+            raise RuntimeError("fails on 1")
+        return x
+
+    source = Stream.from_iterable(iter(range(4)))
+    mapped = source.map_async(flaky, stop_on_exception=True)
+    results = mapped.sink_to_list()
+    source.errors().sink(lambda rec: None)
+    results.node.start()
+    await asyncio.sleep(10)
+    assert results == [0]
+    results.node.start()  # resumes mapped (2 is held) and restarts the source
+    await asyncio.sleep(10)
+    assert results == [0, 2, 3] and source.done
+
+
+async def test_start_from_another_thread_resumes_on_the_graph_loop():
+    # start() called from another thread than the graph's loop resumes on that loop
+    async def flaky(x):
+        if x == 1:
+            raise RuntimeError("fails on 1")
+        return x
+
+    source = Stream.from_iterable(iter(range(3)))
+    mapped = source.map_async(flaky, stop_on_exception=True)
+    results = mapped.sink_to_list()
+    source.errors().sink(lambda rec: None)
+    source.start()
+    await asyncio.sleep(1)
+    assert results == [0]
+    await asyncio.to_thread(mapped.start)
+    await asyncio.sleep(1)
+    assert results == [0, 2]
+
+
+async def test_a_held_call_that_fails_is_reported_once_the_node_goes_on():
+    work = Worker(failing={1, 2})
+    source = Stream()
+    out = timeline(source.map_async(work, parallelism=2, stop_on_exception=True))
+    errors = timeline(source.errors())
+    await emit_all(source, [1, 2])
+    await asyncio.sleep(5)
+    assert [(t, r.element) for t, r in errors] == [(1.0, 1)]  # 2 failed too, but is held
+    await source.emit(3)  # goes on: 2's failure pauses it again, with 3 held
+    await asyncio.sleep(5)
+    assert [(t, r.element) for t, r in errors] == [(1.0, 1), (5.0, 2)]
+    assert out == []
+
+
+async def test_a_held_call_that_fails_is_not_logged_as_a_forgotten_task(caplog):
+    work = Worker(failing={1, 2})
+    source = Stream()
+    source.map_async(work, parallelism=2, stop_on_exception=True)
+    source.errors().sink(lambda rec: None)
+    await emit_all(source, [1, 2])
+    await asyncio.sleep(5)
+    del source
+    gc.collect()
+    assert "never retrieved" not in caplog.text
 
 
 async def test_retry_policy_calls_again_after_backoff_and_keeps_order():
@@ -257,14 +343,41 @@ async def test_refs_are_held_while_in_flight_and_released_once_emitted():
 # ------------------------------------------------------------------ construction
 
 
-def test_plain_function_is_a_type_error_naming_coroutine_function():
+async def test_tornado_coroutine_and_functions_returning_awaitables_are_accepted():
+    from tornado import gen
+
+    @gen.coroutine
+    def tornado_add(x, y=0):
+        yield gen.moment
+        return x + y
+
+    def future_of(x):
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(-x)
+        return future
+
+    source = Stream()
+    added = source.map_async(tornado_add, y=10).sink_to_list()
+    negated = source.map_async(future_of, parallelism=2).sink_to_list()
+    await emit_all(source, [1, 2])
+    await source.drain()
+    assert added == [11, 12]
+    assert negated == [-1, -2]
+
+
+async def test_a_result_that_is_not_awaitable_fails_the_element_naming_map():
     def double(x):
         return 2 * x
 
-    with pytest.raises(TypeError, match="coroutine function"):
-        Stream().map_async(double)
-    with pytest.raises(TypeError, match="coroutine function"):
-        Stream().map_async(lambda x: x)
+    source = Stream()
+    out = source.map_async(double).sink_to_list()
+    errors = source.errors().sink_to_list()
+    await emit_all(source, [1, 2])
+    await source.drain()
+    assert out == []
+    assert [r.element for r in errors] == [1, 2]
+    assert isinstance(errors[0].error, TypeError)
+    assert "returned int, not an awaitable; use map" in str(errors[0].error)
 
 
 def test_non_callable_is_a_type_error():

@@ -2,12 +2,14 @@
 
 import asyncio
 import gc
+import importlib
 import io
+import threading
 
 import pytest
 
 from streams import Sink, Stream
-from streams.sinks import FuncSink, ListSink, TextFileSink
+from streams.sinks import FuncSink, ListSink, TextFileSink, sink_to_file
 
 
 def test_sink_passes_extra_arguments_and_takes_node_keywords():
@@ -111,7 +113,7 @@ def test_async_sink_back_pressure_and_order():
     source.sink(write)
 
     async def main():
-        first = asyncio.create_task(source.emit(1, asynchronous=True))
+        first = asyncio.ensure_future(source.emit(1, asynchronous=True))
         await asyncio.sleep(0)
         await asyncio.sleep(0)
         assert order == [("start", 1)] and not first.done()
@@ -121,3 +123,84 @@ def test_async_sink_back_pressure_and_order():
 
     asyncio.run(main())
     assert order == [("start", 1), ("end", 1), ("start", 2), ("end", 2)]
+
+
+def test_tornado_coroutine_sink_in_a_script_runs_on_the_graph_loop():
+    # streamz's test_separate_thread_with_time: calling a gen.coroutine needs a loop
+    from tornado import gen
+
+    seen = []
+
+    @gen.coroutine
+    def slow_write(x):
+        yield gen.sleep(0.01)
+        seen.append((x, threading.current_thread().name))
+
+    source = Stream()
+    source.map(lambda x: x + 1).sink(slow_write)
+    source.emit(1)  # returns once slow_write finished
+    assert seen == [(2, "streams-loop")]
+
+
+def test_failing_tornado_coroutine_sink_in_a_script_raises_from_emit():
+    from tornado import gen
+
+    @gen.coroutine
+    def broken(x):
+        yield gen.moment
+        raise ValueError(f"bad {x}")
+
+    source = Stream()
+    source.sink(broken)
+    with pytest.raises(ValueError, match="bad 1") as info:
+        source.emit(1)
+    assert info.value.__notes__ == ["in sink<broken> (element 1)"]
+
+
+async def test_tornado_coroutine_sink_inside_a_loop_is_called_there():
+    from tornado import gen
+
+    seen = []
+
+    @gen.coroutine
+    def write(x):
+        yield gen.moment
+        seen.append((x, asyncio.get_running_loop()))
+
+    source = Stream()
+    source.sink(write)
+    await source.emit(1)
+    assert seen == [(1, asyncio.get_running_loop())]
+
+
+def test_textfile_sink_fp_is_the_file(tmp_path):
+    node = Stream().sink_to_textfile(tmp_path / "x.txt")
+    assert node._fp is node.file
+    node.destroy()
+
+
+@pytest.mark.parametrize("module", ["streams.sinks", "streams.sources"])
+def test_sink_to_file_writes_with_prefix_and_suffix_and_returns_the_file(tmp_path, module):
+    sink_to_file = importlib.import_module(module).sink_to_file
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    source = Stream()
+    with sink_to_file(path, source, prefix="<", suffix=">\n", flush=True) as f:
+        source.emit("a")
+        assert path.read_text() == "<a>\n"  # mode "w" truncated; flushed per element
+        source.emit("b")
+    assert f.closed
+    assert path.read_text() == "<a>\n<b>\n"
+    with pytest.raises(ValueError, match="closed file"):
+        source.emit("c")
+
+
+def test_sink_to_file_appends_and_buffers_by_default(tmp_path):
+    path = tmp_path / "out.txt"
+    path.write_text("old\n")
+    source = Stream()
+    f = sink_to_file(path, source, mode="a")
+    source.emit("new")
+    f.close()
+    assert path.read_text() == "old\nnew\n"
+    assert str(source.downstreams[0]) == f"sink_to_file<{path}>"
