@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Literal, TypeVar
 
 from .._util import (
@@ -277,14 +277,46 @@ class Collect(Stream[tuple[Any, ...]]):
         """Emit everything held as one tuple and empty the cache.
 
         The argument is ignored, so ``other.sink(collector.flush)`` flushes on every
-        element of ``other``. Returns the pending work of the emit (back pressure).
+        element of ``other``. Like :meth:`~Stream.emit`, ``flush`` runs on the graph's
+        loop when it has one and returns what ``emit`` would (an awaitable inside a
+        running loop: back pressure). If the push raises, the elements go back to the
+        front of the cache with their refs: nothing is dropped before it was accepted.
+
+        Examples
+        --------
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> held = source.collect()
+        >>> out = held.sink_to_list()
+        >>> for x in "ab":
+        ...     source.emit(x)
+        >>> held.flush()
+        >>> out
+        [('a', 'b')]
         """
+        return self._enter(self._flush_now)
+
+    def _flush_now(self) -> Any:
         out = tuple(self.cache)
         md = list(self.metadata_cache)
         self.cache.clear()
         self.metadata_cache.clear()
         self.current_value = out
-        return release_after(self._push(out, self, md), md)
+        try:
+            pending = self._push(out, self, md)
+        except BaseException:
+            _put_back(self.cache, out)
+            _put_back(self.metadata_cache, md)
+            raise
+        return release_after(pending, md)
+
+
+def _put_back(cache: Any, items: Sequence[Any]) -> None:
+    """Put ``items`` back at the front of ``cache`` (a deque or a list) in order."""
+    if isinstance(cache, deque):
+        cache.extendleft(reversed(items))
+    else:
+        cache[:0] = items
 
 
 class Frequencies(Stream[dict[Any, int]]):

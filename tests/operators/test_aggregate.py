@@ -425,6 +425,52 @@ def test_collect_flush_returns_awaitable_for_slow_sink():
     asyncio.run(main())
 
 
+def test_flush_from_a_plain_script_runs_on_the_graph_loop():
+    # delay needs a loop: flush routes through it as emit does, from a plain thread
+    source = Stream()
+    held = source.collect()
+    out = held.delay(0.01).sink_to_list()
+    for x in "abc":
+        source.emit(x)
+    held.flush()
+    source.drain()
+    assert out == [("a", "b", "c")]
+
+
+def test_a_failed_flush_keeps_the_cache_and_its_refs():
+    ref, fired = counted()
+    source = Stream()
+    held = source.collect()
+    attempts = []
+
+    def flaky(x):
+        attempts.append(x)
+        if len(attempts) == 1:
+            raise RuntimeError("sink down")
+
+    held.sink(flaky)
+    source.emit("a", metadata=[{"ref": ref}])
+    source.emit("b")
+    with pytest.raises(RuntimeError, match="sink down"):
+        held.flush()
+    assert list(held.cache) == ["a", "b"] and (ref.count, fired) == (1, [])
+    source.emit("c")
+    held.flush()
+    assert attempts == [("a", "b"), ("a", "b", "c")]
+    assert (ref.count, fired, list(held.cache)) == (0, [1], [])
+
+
+def test_a_failed_flush_keeps_a_list_cache_in_order():
+    source = Stream()
+    held = source.collect(cache=[])
+    held.sink(fail)
+    source.emit(1)
+    source.emit(2)
+    with pytest.raises(RuntimeError):
+        held.flush()
+    assert held.cache == [1, 2]
+
+
 # ------------------------------------------------------------------ frequencies
 
 
