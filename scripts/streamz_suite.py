@@ -50,7 +50,12 @@ DESELECT = {
     "streamz/tests/test_sinks.py::test_mqtt_roundtrip": "needs the public MQTT broker "
     "mqtt.eclipseprojects.io (the MQTT connector is tested on loopback in tests/)",
 }
-NEEDED = {"flaky": "flaky", "requests": "requests", "networkx": "networkx"}  # module: pip package
+NEEDED = {  # module: pip package
+    "flaky": "flaky",
+    "requests": "requests",
+    "networkx": "networkx",
+    "ipywidgets": "ipywidgets",
+}
 PASSING = {"passed", "xfailed", "xpassed"}
 INI = """[pytest]
 markers =

@@ -25,6 +25,7 @@ from ._util import identity
 from .core import BackpressureError, Metadata, Stream
 from .errors import ErrorRecord, retry
 from .refs import RefCounter
+from .shutdown import exit_drain
 from .sinks import Sink
 from .sources import Source
 
@@ -40,6 +41,7 @@ __all__ = [
     "Source",
     "Stream",
     "create_graph",
+    "exit_drain",
     "identity",
     "retry",
     "visualize",

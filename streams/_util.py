@@ -39,13 +39,20 @@ _short.maxstring = 80
 _short.maxother = 80
 
 
+def label(node: object) -> str:
+    """How messages name ``node``: a stream node's label (``map<add>``, or its name),
+    anything else as ``str``."""
+    describe = getattr(node, "_describe", None)
+    return str(describe()) if callable(describe) else str(node)
+
+
 def annotate(exc: BaseException, node: object, x: Any) -> None:
     """Add a note naming ``node`` and the element ``x`` to an exception from user code.
 
     The node and element are also kept on the exception (``_streams_node``,
     ``_streams_element``) for error records made further up.
     """
-    exc.add_note(f"in {node} (element {_short.repr(x)})")
+    exc.add_note(f"in {label(node)} (element {_short.repr(x)})")
     if not hasattr(exc, "_streams_node"):
         try:
             exc._streams_node = node  # type: ignore[attr-defined]

@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any, ClassVar, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from . import plugins
 from ._util import identity
+from .display import DisplayMethods
 from .errors import ErrorPolicy, check_policy
-from .loop import Handoff, as_asyncio_loop, background_loop
+from .loop import Handoff, as_asyncio_loop, background_loop, tornado_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
 from .methods.dask import DaskMethods
@@ -54,6 +55,10 @@ from .protocol import (
 from .refs import retain_refs
 from .runtime import UNBOUND, PendingEmit, Runtime, RuntimeMethods
 
+if TYPE_CHECKING:
+    from tornado.ioloop import IOLoop
+from .turns import Turn
+
 __all__ = ["BackpressureError", "Metadata", "Stream", "identity"]
 
 T = TypeVar("T")
@@ -64,6 +69,7 @@ _get_running_loop = asyncio._get_running_loop  # the C call behind loop.running_
 class Stream(
     PluginMethods,
     RuntimeMethods,
+    DisplayMethods,
     TransformMethods[T],
     SelectMethods[T],
     AggregateMethods[T],
@@ -97,7 +103,8 @@ class Stream(
     asynchronous : bool, optional
         If true, ``emit`` always returns an awaitable; shared by the whole graph.
     ensure_io_loop : bool, optional
-        Make the graph run on a loop even if none of its nodes needs one (streamz).
+        Give the graph a loop now, even if none of its nodes needs one (streamz): the
+        loop running here, or else the shared background loop.
     on_error : {'raise', 'skip', 'dead_letter'} or streams.retry(...), optional
         What to do when processing an element fails at this node; see
         :mod:`streams.errors`. Every operator accepts it.
@@ -113,7 +120,7 @@ class Stream(
     >>> results
     [0, 2, 4]
     >>> print(doubled)
-    map<lambda>
+    <map: lambda>
     """
 
     _graphviz_shape: ClassVar[str] = "ellipse"
@@ -123,6 +130,7 @@ class Stream(
     upstreams: list[Stream[Any]]
     _downs: tuple[Stream[Any], ...]
     _push: Push
+    _graph_turn: Turn  # the graph's (set by Runtime.add): threads pushing inline take turns
 
     def __init__(
         self,
@@ -170,13 +178,21 @@ class Stream(
         runtime.add(self)
         for up in ups:
             up.connect(self)
-        if ensure_io_loop:
+        if ensure_io_loop:  # a loop now, as in streamz: the running one, or the background one
             self._runtime.need_loop(self)
+            if self._runtime.loop is None:
+                self._runtime.bind(background_loop())
 
     @property
-    def loop(self) -> asyncio.AbstractEventLoop | None:
-        """The asyncio loop this node's graph runs on (``None`` until it has one)."""
-        return self._runtime.loop
+    def loop(self) -> IOLoop | None:
+        """The loop this node's graph runs on, as a tornado ``IOLoop`` as in streamz
+        (``None`` until the graph has a loop); ``loop.asyncio_loop`` is the asyncio loop.
+
+        Inside that loop it is ``IOLoop.current()``. The ``IOLoop`` only wraps the
+        asyncio loop, which the graph uses directly.
+        """
+        loop = self._runtime.loop
+        return None if loop is None else tornado_loop(loop)
 
     def _require_loop(self) -> None:
         """Declare that this node needs an event loop (timers, tasks); see ``_on_loop``."""
@@ -188,19 +204,31 @@ class Stream(
     # ------------------------------------------------------------------ naming
 
     def _detail(self) -> str:
-        """What goes between the angle brackets of ``str(node)``."""
+        """What the node's label shows after its kind: ``add`` in ``map<add>``."""
         return ""
 
-    def __str__(self) -> str:
+    def _str_detail(self) -> str:
+        """What ``str(node)`` shows after its kind: ``add`` in ``<map: add>``."""
+        return self._detail()
+
+    def _describe(self) -> str:
+        """The node's label in error notes, error records, messages and graph drawings:
+        its name, or its kind with the detail in angle brackets (``map<add>``)."""
         if self.name is not None:
             return str(self.name)
         detail = self._detail()
         return f"{self._label}<{detail}>" if detail else self._label
 
-    def __repr__(self) -> str:
-        detail = self._detail()
-        desc = f"{self._label}<{detail}>" if detail else self._label
-        return f"<{self.name}: {desc}>" if self.name is not None else f"<{desc}>"
+    def __str__(self) -> str:
+        # streamz's form: <kind: detail>, <name; kind: detail>; the kind of a subclass
+        # without a label of its own (a plugin, a custom node) is its class name
+        kind = type(self).__name__ if self._label == Stream._label else self._label
+        if self.name is not None:
+            kind = f"{self.name}; {kind}"
+        detail = self._str_detail()
+        return f"<{kind}: {detail}>" if detail else f"<{kind}>"
+
+    __repr__ = __str__
 
     # ------------------------------------------------------------------ wiring
 
@@ -236,9 +264,11 @@ class Stream(
         ['1']
         """
         if not isinstance(downstream, Stream):
-            raise TypeError(f"{self}: can only connect to a Stream, got {downstream!r}")
+            raise TypeError(
+                f"{self._describe()}: can only connect to a Stream, got {downstream!r}"
+            )
         if downstream is self:
-            raise ValueError(f"{self}: cannot connect a node to itself")
+            raise ValueError(f"{self._describe()}: cannot connect a node to itself")
         self._runtime.check_compatible(downstream._runtime)
         self._add_downstream(downstream)
         downstream._add_upstream(self)
@@ -271,11 +301,16 @@ class Stream(
             downstream._remove_upstream(self)
 
     def destroy(self, streams: Iterable[Stream[Any]] | None = None) -> None:
-        """Detach this node from its upstreams (or from just ``streams``).
+        """Detach this node from its upstreams (or from just ``streams``) and, once it
+        has none left, retire it with everything fed only through it.
 
-        Once detached from everything upstream, the node and everything only it feeds
-        receive nothing more and are freed with it; resources the node owns (an open
-        file of ``sink_to_textfile``) are closed.
+        Retiring stops the sources of that removed part, delivers what it had accepted
+        (time windows emit what they hold, buffers empty, batched writes are written;
+        failures are reported as usual, never dropped silently), then cancels its
+        timers and closes its files and clients. A source upstream that is left
+        feeding nothing stops too. In a plain script ``destroy`` returns once that is
+        done; on the graph's running loop it goes on as a task that :meth:`drain`
+        waits for.
 
         Examples
         --------
@@ -288,15 +323,19 @@ class Stream(
         >>> source.downstreams
         ()
         """
+        from .teardown import retire, stop_orphaned
+
         targets = list(self.upstreams) if streams is None else list(streams)
         for up in targets:
             if any(d is self for d in up._downs):
                 up.disconnect(self)
+        stop_orphaned(targets)
         if not self.upstreams:
-            self._close()
+            retire(self)
 
     def _close(self) -> None:
-        """Release resources the node owns; called by :meth:`destroy`."""
+        """Release what the node owns (timers, files, clients) once it was retired by
+        :meth:`destroy` and drained; nothing more reaches it afterwards."""
 
     def _add_downstream(self, downstream: Stream[Any]) -> None:
         if not any(d is downstream for d in self._downs):
@@ -430,6 +469,14 @@ class Stream(
             waits for every branch; pending work already runs as a task, so not awaiting
             it loses nothing. With ``asynchronous=True``: always an awaitable.
 
+        Notes
+        -----
+        Several threads may emit into one graph at once: each element goes through the
+        whole graph before another thread's element enters it (a graph without a loop
+        runs it in the emitting thread, the threads taking turns; a graph with a loop
+        runs it on the loop's thread). See "Emitting from several threads" in the
+        execution guide.
+
         Examples
         --------
         >>> import asyncio
@@ -448,16 +495,33 @@ class Stream(
         ['0', '1', '2']
         """
         home = self._home
-        if home is not None and home is not _get_running_loop():
+        if home is None:  # no loop: push here, taking turns with other threads (turns.py)
+            turn = self._graph_turn
+            free = turn.free
+            held: Turn | None
+            try:
+                held = free.pop()
+            except IndexError:
+                held = turn.take()
+        elif home is not _get_running_loop():
             return self._elsewhere(functools.partial(self._push_in, x, metadata), asynchronous)
-        self.current_value = x
-        if metadata:
-            retain_refs(metadata)
-            # If the push raises, the refs stay retained: a failed element is never
-            # acknowledged.
-            r = release_after(self._push(x, self, metadata), metadata)
         else:
-            r = self._push(x, self, ())
+            held = None  # the graph's own loop, where every push of the graph runs
+        try:
+            self.current_value = x
+            if metadata:
+                retain_refs(metadata)
+                # If the push raises, the refs stay retained: a failed element is never
+                # acknowledged.
+                r = release_after(self._push(x, self, metadata), metadata)
+            else:
+                r = self._push(x, self, ())
+        finally:
+            if held is not None:  # given back before waiting for pending work
+                free.append(held)
+                held = None
+                if turn.waiting:
+                    turn.wake()
         if r is None:
             # Inside a loop, return something to await, so `await source.emit(x)` works.
             loop = home if home is not None else _get_running_loop()
@@ -480,12 +544,16 @@ class Stream(
 
         Every public entry point that pushes (``emit``, ``Collect.flush``...) goes
         through here: on the graph's loop when it has one (blocking a plain thread until
-        the work was accepted), inline otherwise.
+        the work was accepted), inline otherwise, taking turns with other threads.
         """
         home = self._home
-        if home is not None and home is not _get_running_loop():
+        if home is None:
+            result = self._runtime.turn.run(push)
+        elif home is not _get_running_loop():
             return self._elsewhere(push, asynchronous)
-        return self._settle(push(), asynchronous or bool(self.asynchronous))
+        else:
+            result = push()
+        return self._settle(result, asynchronous or bool(self.asynchronous))
 
     def _settle(self, result: Any, asynchronous: bool) -> Any:
         """Turn the pending work of an entry point into what ``emit`` returns.
@@ -518,11 +586,14 @@ class Stream(
         running loop it returns an awaitable of that loop.
         """
         running = _get_running_loop()
-        if self._home is UNBOUND:  # first need: the loop here, or the background one
-            self._runtime.bind(running or background_loop())
-            if self._home is running:
-                return self._enter(push, asynchronous)
         home = self._home
+        if home is UNBOUND:  # first need: the loop here, or the background one
+            self._runtime.bind(running or background_loop())
+            # the loop, read from the runtime: another thread binding it at the same
+            # time may not have marked every node yet
+            home = self._runtime.loop
+            if home is running:
+                return self._settle(push(), asynchronous or bool(self.asynchronous))
         if home.is_closed() or not home.is_running():
             raise RuntimeError(self._runtime.dead_loop_message(self, running))
         if running is not None:  # another loop: hand back an awaitable of that loop

@@ -32,6 +32,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ._util import label
+
 __all__ = ["ErrorPolicy", "ErrorRecord", "Retry", "check_policy", "log", "retry"]
 
 log = logging.getLogger("streams")
@@ -127,4 +129,4 @@ class ErrorRecord:
     metadata: Any = field(default=(), repr=False)
 
     def __str__(self) -> str:
-        return f"{self.node}: {type(self.error).__name__}: {self.error}"
+        return f"{label(self.node)}: {type(self.error).__name__}: {self.error}"

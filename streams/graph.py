@@ -88,7 +88,8 @@ def _clean_text(text: str, match: str | None = None) -> str:
 def to_dot(node: Stream[Any], **graph_attrs: Any) -> str:
     """Return the DOT source of the graph ``node`` belongs to.
 
-    Nodes are labelled with ``str(node)`` and shaped by kind (ellipse for plain nodes
+    Nodes are labelled with their name or their kind and detail (``map<add>``; the
+    form error notes use) and shaped by kind (ellipse for plain nodes
     and sources, box for maps, diamond for buffering nodes, triangle for joins,
     trapezium for sinks). Edges leaving a node with several downstreams are numbered in
     delivery order.
@@ -116,7 +117,7 @@ def to_dot(node: Stream[Any], **graph_attrs: Any) -> str:
         lines.append(f"  graph [{attrs}];")
     for n in nodes:
         lines.append(
-            f"  {ids[id(n)]} [label={_quote(str(n))}, shape={_value(n._graphviz_shape)}];"
+            f"  {ids[id(n)]} [label={_quote(n._describe())}, shape={_value(n._graphviz_shape)}];"
         )
     for n in nodes:
         downs = n.downstreams
@@ -131,7 +132,8 @@ def create_graph(node: Stream[Any], graph: Any) -> Any:
     """Add the graph ``node`` belongs to into a networkx directed graph.
 
     Each node becomes a graph node keyed by ``hash(node)``, with the attributes ``label``
-    (``str(node)`` through :func:`_clean_text`), ``shape`` (as drawn by
+    (the node's name, or its kind and detail as in ``map<add>``, through
+    :func:`_clean_text`), ``shape`` (as drawn by
     :func:`visualize`) and ``node`` (the :class:`~streams.Stream` itself); each
     connection becomes an edge, labelled with its delivery position (``"0"``, ``"1"``...)
     when a node feeds several. This is streamz's ``create_graph``, for analysing a
@@ -163,7 +165,7 @@ def create_graph(node: Stream[Any], graph: Any) -> Any:
     """
     nodes = graph_nodes(node)
     for n in nodes:
-        graph.add_node(hash(n), label=_clean_text(str(n)), shape=n._graphviz_shape, node=n)
+        graph.add_node(hash(n), label=_clean_text(n._describe()), shape=n._graphviz_shape, node=n)
     for n in nodes:
         downs = n.downstreams
         for i, d in enumerate(downs):

@@ -12,7 +12,10 @@ import asyncio
 import atexit
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from tornado.ioloop import IOLoop
 
 __all__ = [
     "Alarm",
@@ -23,6 +26,7 @@ __all__ = [
     "run_sync",
     "running_loop",
     "sleep_until",
+    "tornado_loop",
 ]
 
 R = TypeVar("R")
@@ -49,6 +53,33 @@ def as_asyncio_loop(loop: Any) -> asyncio.AbstractEventLoop:
     if isinstance(inner, asyncio.AbstractEventLoop):
         return inner
     raise TypeError(f"expected an asyncio event loop or a tornado IOLoop, got {loop!r}")
+
+
+_tornado_lock = threading.Lock()
+
+
+def tornado_loop(loop: asyncio.AbstractEventLoop) -> IOLoop:
+    """Return the tornado ``IOLoop`` of the asyncio ``loop``: the one tornado already has
+    for it (``IOLoop.current()`` in that loop), or a new one that tornado then knows.
+
+    The ``IOLoop`` only wraps ``loop``: it runs nothing itself, and its ``asyncio_loop``
+    is ``loop``. Any thread may ask.
+    """
+    from tornado.ioloop import IOLoop
+    from tornado.platform.asyncio import AsyncIOLoop
+
+    known: dict[asyncio.AbstractEventLoop, IOLoop] = IOLoop._ioloop_for_asyncio
+    found = known.get(loop)
+    if found is not None:
+        return found
+    with _tornado_lock:
+        found = known.get(loop)
+        if found is None:  # tornado records it in _ioloop_for_asyncio itself
+            try:
+                found = AsyncIOLoop(asyncio_loop=loop, make_current=False)
+            except RuntimeError:  # tornado made one meanwhile, in the loop's thread
+                found = known[loop]
+        return found
 
 
 def background_loop() -> asyncio.AbstractEventLoop:

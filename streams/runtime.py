@@ -23,6 +23,8 @@ from .errors import ErrorRecord, Retry, log
 from .loop import background_loop, run_sync, running_loop
 from .protocol import also_of, wait
 from .refs import release_refs
+from .shutdown import watch
+from .turns import Turn
 
 if TYPE_CHECKING:
     from .core import Stream
@@ -104,6 +106,8 @@ class Runtime:
         "needs_loop",
         "nodes",
         "tasks",
+        "turn",
+        "watched",
     )
 
     def __init__(self) -> None:
@@ -117,6 +121,8 @@ class Runtime:
         self.failure_count = 0  # errors kept since the last drain (failures holds the first)
         self.tasks: set[asyncio.Future[Any]] = set()
         self._lock = threading.Lock()
+        self.turn = Turn()  # threads pushing inline take turns (a graph without a loop)
+        self.watched = False  # known to the exit drain (streams.shutdown.watch)
 
     @property
     def home(self) -> Any:
@@ -130,7 +136,10 @@ class Runtime:
         self.nodes.add(node)
         node._runtime = self
         node._home = self.home
+        node._graph_turn = self.turn
         node.asynchronous = self.asynchronous
+        if not self.watched and type(node)._held_count is not RuntimeMethods._held_count:
+            watch(self)  # a node that holds elements: the exit drain must know the graph
 
     def check_compatible(self, other: Runtime) -> None:
         """Raise ``ValueError`` if the two graphs cannot become one."""
@@ -164,6 +173,8 @@ class Runtime:
         self.failures.extend(other.failures)
         self.failure_count += other.failure_count
         self.tasks |= other.tasks
+        if other.watched and not self.watched:
+            watch(self)
         for user in other.loop_users:
             self.loop_users.add(user)
         for node in list(other.nodes) + list(self.nodes):
@@ -187,6 +198,8 @@ class Runtime:
         otherwise it picks one on first need (``emit`` or ``start``).
         """
         self.loop_users.add(node)
+        if not self.watched:
+            watch(self)
         if self.loop is not None:
             self._start(node)
             return
@@ -208,6 +221,8 @@ class Runtime:
                     f"this graph runs on {self.loop!r}; it cannot also run on {loop!r}"
                 )
             self.loop = loop
+        if not self.watched:
+            watch(self)
         for node in list(self.nodes):
             node._home = loop
         for user in list(self.loop_users):
@@ -230,6 +245,8 @@ class Runtime:
         ``drain``. It must not vanish.
         """
         self.tasks.add(task)
+        if not self.watched:
+            watch(self)
         asyncio.Future.add_done_callback(task, self._done)  # not PendingEmit's: not a watcher
 
     def _done(self, task: asyncio.Future[Any]) -> None:
@@ -322,10 +339,13 @@ class Runtime:
             )
             if running is not None:
                 advice += " (a loop is running here: build the graph in it)"
-            return f"{node}: the event loop this graph runs on is closed ({loop!r}). {advice}."
+            return (
+                f"{node._describe()}: the event loop this graph runs on is closed "
+                f"({loop!r}). {advice}."
+            )
         return (
-            f"{node}: the event loop this graph runs on is not running ({loop!r}); run "
-            "that loop (or emit from inside it)"
+            f"{node._describe()}: the event loop this graph runs on is not running "
+            f"({loop!r}); run that loop (or emit from inside it)"
         )
 
 
@@ -407,13 +427,20 @@ class RuntimeMethods:
 
         return ErrorStream(self)
 
-    def drain(self: Any) -> Any:
+    def drain(self: Any, timeout: float | None = None) -> Any:
         """Push out everything the graph holds downstream of this node, and wait for it.
 
         Time windows emit what they hold, buffers, delays and ``partition`` timeouts
         empty, ``map_async`` and async sinks finish. Elements waiting for a partner
         (``zip``) or for more elements (``partition`` without a timeout, ``collect``) stay
-        where they are. Afterwards the graph runs on as before.
+        where they are. Afterwards the graph runs on as before. While a source still
+        produces, there is always more to drain: stop it first, or use :meth:`shutdown`.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Give up after this many seconds (default: wait as long as it takes). The
+            pushing goes on; only the waiting stops.
 
         Returns
         -------
@@ -423,6 +450,9 @@ class RuntimeMethods:
 
         Raises
         ------
+        TimeoutError
+            :class:`~streams.shutdown.DrainTimeout`, naming the nodes that still hold
+            work, if ``timeout`` passed first.
         Exception
             The first error of a node running on its own that reached no error stream
             since the last drain (the others were logged).
@@ -445,35 +475,92 @@ class RuntimeMethods:
         running = running_loop()
         if home is None or home is UNBOUND or home is running:
             if running is not None:
-                return self._drain_here()
+                return self._drain_here(timeout)
             if any(type(n)._flush is not RuntimeMethods._flush for n in downstream_order(self)):
                 # a graph without a loop can still hold elements (scatter batches)
-                run_sync(self._drain_here(), background_loop())
+                run_sync(self._drain_here(timeout), background_loop())
             self._raise_failures()
             return None
-        future = asyncio.run_coroutine_threadsafe(self._drain_here(), home)
+        if home.is_closed() or not home.is_running():  # as emit: say why and what to do
+            raise RuntimeError(self._runtime.dead_loop_message(self, running))
+        future = asyncio.run_coroutine_threadsafe(self._drain_here(timeout), home)
         if running is not None:
             return asyncio.wrap_future(future, loop=running)
         future.result()
         return None
 
-    async def _drain_here(self: Any) -> None:
+    async def _drain_here(self: Any, timeout: float | None = None) -> None:
+        from .shutdown import drain_within, timeout_error
+
         order = downstream_order(self)
-        while True:
-            busy = False
-            for node in order:
-                busy = await node._flush() or busy
-            tasks = [t for t in self._runtime.tasks if not t.done()]
-            if tasks:
-                busy = True
-                await settled(tasks)
-            if not busy:
-                break
+        if not await drain_within(self._runtime, order, timeout):
+            assert timeout is not None  # without one, a drain always finishes
+            raise timeout_error("drain()", self._runtime, order, timeout)
         self._raise_failures()
+
+    def shutdown(self: Any, timeout: float | None = None) -> Any:
+        """Stop the graph's sources, deliver what it accepted, then commit and close.
+
+        The one safe order to end a graph (everything connected to this node): 1. every
+        source stops taking input; 2. what the graph holds is drained, as by
+        :meth:`drain`, for at most ``timeout`` seconds; 3. sources commit what was
+        delivered (a Kafka source's final offset commit) and close their clients, and
+        every node releases what it owns (timers, files, connections); 4. what was not
+        delivered is reported. The graph is finished afterwards.
+
+        Parameters
+        ----------
+        timeout : float, optional
+            Seconds the stopping and draining may take (default: as long as it takes).
+            Sources then get what is left, and at least 5 seconds, to commit and close.
+
+        Returns
+        -------
+        None or awaitable
+            In a plain script ``shutdown`` blocks until done; inside a running event
+            loop it returns an awaitable (``await node.shutdown()`` in your own signal
+            handler, for example).
+
+        Raises
+        ------
+        TimeoutError
+            :class:`~streams.shutdown.DrainTimeout` if elements were still held when
+            ``timeout`` passed; it names the nodes and counts.
+        Exception
+            The first error that reached no error stream (as :meth:`drain`).
+
+        Notes
+        -----
+        Elements that only more input would complete (``collect`` without ``flush``,
+        ``zip`` without a partner, ``partition`` without a timeout) are not invented
+        into output: they are logged as not delivered.
+
+        Examples
+        --------
+        >>> import itertools
+        >>> from streams import Stream
+        >>> ticks = itertools.count()
+        >>> source = Stream.from_periodic(lambda: next(ticks), poll_interval=0.01)
+        >>> batches = source.timed_window(60).sink_to_list()
+        >>> source.start()
+        >>> source.shutdown(timeout=5)  # the endless source stops; the window is emitted
+        >>> source.stopped and sum(len(b) for b in batches) == next(ticks)
+        True
+        """
+        from .shutdown import shutdown
+
+        return shutdown(self, timeout)
 
     async def _flush(self) -> bool:
         """Push out what this node holds (drain); return whether there was anything."""
         return False
+
+    def _held_count(self) -> int:
+        """How many accepted elements this node holds and has not passed on (0 for a node
+        that holds nothing); the exit drain reports them if they cannot be delivered."""
+        return 0
+
+    _delivering = 0  # elements this node's own tasks are pushing downstream right now
 
     def _raise_failures(self) -> None:
         runtime = self._runtime
@@ -548,11 +635,14 @@ class RuntimeMethods:
         """Push ``value`` from a worker task and wait for it; on failure, retry or report
         per the node's policy. Returns whether the element was delivered."""
         self.current_value = value
+        self._delivering += 1
         try:
             await wait(self._push(value, self, metadata))
         except Exception as exc:
             recovered: bool = await self._recover(exc, value, metadata)
             return recovered
+        finally:
+            self._delivering -= 1
         release_refs(metadata)
         return True
 
@@ -573,12 +663,15 @@ class RuntimeMethods:
             self._spawn(self._finish_push(r, value, metadata))
 
     async def _finish_push(self: Any, pending: Any, value: Any, metadata: Any) -> None:
+        self._delivering += 1
         try:
             await wait(pending)
         except Exception as exc:
             await self._recover(exc, value, metadata)
         else:
             release_refs(metadata)
+        finally:
+            self._delivering -= 1
 
     async def _recover(self: Any, exc: Exception, value: Any, metadata: Any) -> bool:
         """This node's push of ``value`` failed with ``exc`` and no emitter waits for it:

@@ -169,6 +169,7 @@ def test_every_public_method_is_listed_here():
         "visualize",
         "errors",
         "drain",
+        "shutdown",
     }
     assert {name for name, _ in public_methods()} == listed | protocol
 
@@ -179,7 +180,7 @@ def test_exports_are_explicit_and_importable():
         assert getattr(streams, name) is not None
     assert set(streams.__all__) == {
         "BackpressureError", "ErrorRecord", "Metadata", "RefCounter", "Sink", "Source", "Stream",
-        "create_graph", "identity", "retry", "visualize",
+        "create_graph", "exit_drain", "identity", "retry", "visualize",
     }  # fmt: skip
 
 

@@ -452,7 +452,7 @@ def test_zip_refuses_a_plain_thread_blocked_on_the_graphs_loop():
     zipped = a.zip(b, maxsize=1)
     out = zipped.sink_to_list()
     a.emit(0)
-    assert a.loop is not None and a.loop.is_running()
+    assert a.loop is not None and a.loop.asyncio_loop.is_running()
     with pytest.raises(BackpressureError, match="maxsize=1"):
         a.emit(1)
     assert len(zipped.buffers[0]) == 1

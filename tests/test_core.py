@@ -129,17 +129,38 @@ def test_plain_nodes_joined_by_connect_pass_elements_and_back_pressure():
 # ------------------------------------------------------------------ naming
 
 
-def test_str_and_repr():
+def test_str_and_repr_are_streamz_s():
+    # streamz's form, so that a streamz program printing its nodes prints the same
     source = Stream()
     node = source.map(inc)
     named = source.map(inc, stream_name="increment")
-    assert str(source) == "stream"
-    assert str(node) == "map<inc>"
-    assert repr(node) == "<map<inc>>"
-    assert str(named) == "increment"
-    assert repr(named) == "<increment: map<inc>>"
-    assert str(source.partition(3)) == "partition<3>"
-    assert str(source.map(lambda x: x)) == "map<lambda>"
+    assert str(source) == repr(source) == "<Stream>"
+    assert str(node) == repr(node) == "<map: inc>"
+    assert str(named) == repr(named) == "<increment; map: inc>"
+    assert str(Stream(stream_name="prices")) == "<prices; Stream>"
+    assert str(source.filter(inc)) == "<filter: inc>"
+    assert str(source.partition(3)) == "<partition: 3>"
+    assert str(source.timed_window(0.05)) == "<timed_window: 0.05>"
+    assert str(source.map(lambda x: x)) == "<map: lambda>"
+
+
+def test_a_custom_node_is_shown_by_its_class_name():
+    class from_list(Stream):
+        pass
+
+    assert str(from_list()) == "<from_list>"
+    assert str(from_list(stream_name="numbers")) == "<numbers; from_list>"
+
+
+def test_messages_and_notes_use_the_short_label():
+    source = Stream()
+    node = source.map(inc)
+    named = source.map(inc, stream_name="increment")
+    assert node._describe() == "map<inc>" and named._describe() == "increment"
+    assert source._describe() == "stream"
+    with pytest.raises(TypeError) as info:
+        source.emit("a")
+    assert "in map<inc> (element 'a')" in info.value.__notes__
 
 
 def test_current_value_follows_each_node():

@@ -173,7 +173,7 @@ def test_raise_reaches_the_emitter_with_a_note_and_the_graph_goes_on(name):
     with pytest.raises(exc) as info:
         source.emit(bad, metadata=[{"ref": ref}])
     assert type(info.value) is exc  # the original exception, not a wrapper
-    assert f"in {node} (element {bad!r})" in info.value.__notes__
+    assert f"in {node._describe()} (element {bad!r})" in info.value.__notes__
     assert fired == [] and ref.count == 1  # a failed element is not acknowledged
     source.emit(good)
     assert read() == expected_after_two_goods(name)
@@ -195,7 +195,7 @@ async def test_raise_from_a_coroutine_sink_reaches_the_awaiting_emitter():
     node, read = build_async_sink(source, "raise")
     with pytest.raises(ZeroDivisionError) as info:
         await source.emit(0)
-    assert f"in {node} (element 0)" in info.value.__notes__
+    assert f"in {node._describe()} (element 0)" in info.value.__notes__
     await source.emit(2)
     assert read() == [5]
 
@@ -211,7 +211,7 @@ def test_skip_drops_the_element_logs_a_warning_and_acknowledges_it(name, caplog)
     with caplog.at_level(logging.WARNING, logger="streams"):
         assert source.emit(bad, metadata=[{"ref": ref}]) is None
     [warning] = streams_records(caplog, logging.WARNING)
-    assert str(node) in warning.getMessage()
+    assert node._describe() in warning.getMessage()
     assert exc.__name__ in warning.getMessage()
     assert "skip" in warning.getMessage()
     assert fired == [1] and ref.count == 0  # handled: its refs are released
@@ -236,9 +236,9 @@ def test_dead_letter_sends_a_record_to_every_error_stream(name):
     assert record.node is node
     assert record.element == bad
     assert type(record.error) is exc
-    assert f"in {node} (element {bad!r})" in record.error.__notes__
+    assert f"in {node._describe()} (element {bad!r})" in record.error.__notes__
     assert list(record.metadata) == metadata
-    assert str(record) == f"{node}: {exc.__name__}: {record.error}"
+    assert str(record) == f"{node._describe()}: {exc.__name__}: {record.error}"
     source.emit(good)
     assert read() == expected_after_two_goods(name)
     assert len(first) == 1
@@ -262,7 +262,7 @@ def test_dead_letter_without_an_error_stream_is_logged_at_error(name, caplog):
     with caplog.at_level(logging.WARNING, logger="streams"):
         source.emit(bad)
     [error] = streams_records(caplog, logging.ERROR)
-    assert str(node) in error.getMessage() and "no error stream" in error.getMessage()
+    assert node._describe() in error.getMessage() and "no error stream" in error.getMessage()
     assert error.exc_info[0] is exc
     source.emit(good)
     assert read() == [NODES[name].gives]
@@ -313,7 +313,7 @@ async def test_retry_exhausted_then_raise_re_raises_with_a_note():
     assert loop.time() - t0 == 0.5 + 1.0 + 2.0
     assert len(func.calls) == 4  # the first try and 3 retries
     assert "gave up after 3 retries" in info.value.__notes__
-    assert f"in {node} (element 1)" in info.value.__notes__
+    assert f"in {node._describe()} (element 1)" in info.value.__notes__
     assert out == []
 
 
@@ -549,7 +549,7 @@ async def test_error_of_a_worker_goes_to_the_error_stream_and_drain_does_not_rai
     assert record.node is sink
     assert record.element == element
     assert type(record.error) is RuntimeError
-    assert f"in {sink} (element {element!r})" in record.error.__notes__
+    assert f"in {sink._describe()} (element {element!r})" in record.error.__notes__
     await source.drain()  # the error stream observed it
     await source.emit(2)
     await source.drain()
@@ -566,10 +566,10 @@ async def test_error_of_a_worker_without_error_stream_is_logged_and_raised_by_dr
         await asyncio.sleep(0.75)
     [logged] = streams_records(caplog, logging.ERROR)
     assert logged.exc_info[0] is RuntimeError
-    assert str(sink) in logged.getMessage()
+    assert sink._describe() in logged.getMessage()
     with pytest.raises(RuntimeError, match="sink down") as info:
         await source.drain()
-    assert f"in {sink} (element {element!r})" in info.value.__notes__
+    assert f"in {sink._describe()} (element {element!r})" in info.value.__notes__
     await source.drain()  # reported once
 
 
@@ -693,7 +693,7 @@ async def test_error_below_a_from_iterable_source(with_errors, caplog):
     assert out == [10, 5]  # the source went on after the failure
     if with_errors:
         [record] = errors
-        assert str(record.node) == "map<tenth>" and record.element == 0
+        assert record.node._describe() == "map<tenth>" and record.element == 0
         await source.drain()
     else:
         assert len(streams_records(caplog, logging.ERROR)) == 1
@@ -796,7 +796,7 @@ def test_errors_returns_a_new_stream_each_call():
     source = Stream()
     first, second = source.errors(), source.errors()
     assert first is not second
-    assert str(first) == "errors"
+    assert first._describe() == "errors"
 
 
 async def test_error_stream_with_a_slow_async_consumer_is_waited_for_by_drain():

@@ -14,7 +14,7 @@ def test_graph_nodes_finds_everything_connected_from_any_node():
     a, b = Stream(stream_name="a"), Stream(stream_name="b")
     z = a.zip(b)
     sink = z.map(str).sink_to_list().node
-    names = [str(n) for n in graph_nodes(sink)]
+    names = [n._describe() for n in graph_nodes(sink)]
     assert names[:2] == ["a", "b"]  # roots first
     assert names[2:] == ["zip", "map<str>", "sink_to_list"]
 

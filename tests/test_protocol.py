@@ -96,7 +96,7 @@ async def test_each_error_of_one_element_reaches_the_error_stream_in_a_record_of
     for i in range(6):
         await source.emit(i)
     await asyncio.sleep(1.5)
-    assert [(str(r.node), r.element) for r in records] == [("b2", 2), ("b4", 4)]
+    assert [(r.node._describe(), r.element) for r in records] == [("b2", 2), ("b4", 4)]
 
 
 async def test_waiting_for_several_branches_lets_every_branch_finish_before_raising():

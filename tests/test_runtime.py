@@ -32,7 +32,7 @@ def test_built_in_a_plain_thread_the_graph_binds_on_first_emit():
     out = window.sink_to_list()
     assert source.loop is None and window._home is UNBOUND
     source.emit(1)
-    assert source.loop is background_loop() and window.loop is source.loop
+    assert source.loop.asyncio_loop is background_loop() and window.loop is source.loop
     assert "streams-loop" in thread_names()
     source.drain()
     assert out == [[1]]
@@ -44,7 +44,11 @@ async def test_built_inside_a_running_loop_the_graph_takes_that_loop():
     plain = source.map(str)
     assert plain.loop is None
     window = plain.timed_window(1)
-    assert source.loop is loop and window.loop is loop and plain.loop is loop
+    assert (
+        source.loop.asyncio_loop is loop
+        and window.loop.asyncio_loop is loop
+        and plain.loop.asyncio_loop is loop
+    )
 
 
 def test_built_in_a_script_first_used_inside_asyncio_run_takes_that_loop():
@@ -56,7 +60,7 @@ def test_built_in_a_script_first_used_inside_asyncio_run_takes_that_loop():
         return asyncio.get_running_loop()
 
     loop = asyncio.run(main())
-    assert source.loop is loop
+    assert source.loop.asyncio_loop is loop
     assert out == [1]
 
 
@@ -66,16 +70,48 @@ async def test_explicit_asyncio_loop_and_tornado_ioloop():
     loop = asyncio.get_running_loop()
     a = Stream(loop=loop)
     b = Stream(loop=IOLoop.current())
-    assert a.loop is loop and b.loop is loop
+    assert a.loop.asyncio_loop is loop and b.loop.asyncio_loop is loop
     a.connect(b)  # the same loop: fine
     assert a._runtime is b._runtime
 
 
-def test_ensure_io_loop_binds_even_without_time_nodes():
+def test_ensure_io_loop_binds_at_once_outside_a_loop_to_the_background_loop():
+    # streamz gives such a node its loop when it is built (a custom source may call
+    # self.loop.add_callback in start()); the background loop never dies with a caller
     source = Stream(ensure_io_loop=True)
-    assert source._home is UNBOUND
+    assert source.loop is not None and source.loop.asyncio_loop is background_loop()
+    out = source.map(str).sink_to_list()
     source.emit(1)
-    assert source.loop is background_loop()
+    assert out == ["1"]
+
+
+async def test_ensure_io_loop_inside_a_running_loop_binds_to_it():
+    source = Stream(ensure_io_loop=True)
+    assert source.loop.asyncio_loop is asyncio.get_running_loop()
+
+
+async def test_loop_is_the_tornado_ioloop_of_the_graph_s_asyncio_loop():
+    from tornado.ioloop import IOLoop
+
+    source = Stream()
+    window = source.timed_window(1)
+    assert window.loop is IOLoop.current() and source.loop is window.loop
+    assert window.loop.asyncio_loop is asyncio.get_running_loop()
+    called = []
+    window.loop.add_callback(called.append, 1)  # tornado's API, as in streamz
+    await asyncio.sleep(0)
+    assert called == [1]
+
+
+def test_loop_of_a_graph_on_another_thread_s_loop_is_its_ioloop_too():
+    from tornado.ioloop import IOLoop
+
+    source = Stream(ensure_io_loop=True)
+    loop = source.loop
+    assert isinstance(loop, IOLoop) and source.loop is loop
+    done = threading.Event()
+    loop.add_callback(done.set)  # runs on the background loop's thread
+    assert done.wait(5)
 
 
 # ------------------------------------------------------------------ percolation
@@ -90,7 +126,7 @@ def test_loop_and_runtime_spread_through_the_connected_graph():
         bound = Stream(loop=loop)
         bound.connect(b)
         for node in (a, b, joined, tail, bound):
-            assert node.loop is loop and node._runtime is a._runtime
+            assert node.loop.asyncio_loop is loop and node._runtime is a._runtime
     finally:
         loop.close()
 

@@ -116,6 +116,43 @@ PROGRAMS = {
             print(L)
             client.close()
     """,
+    "node-str": """
+        def add(x, y=0):
+            return x + y
+        source = sz.Stream()
+        named = sz.Stream(stream_name="prices")
+        print(source, named, repr(source))
+        print(source.map(add, y=1), source.filter(bool), source.accumulate(add))
+        print(source.partition(2), source.sliding_window(3), source.timed_window(0.05))
+        print(source.delay(0.5), source.rate_limit(2))
+    """,
+    "custom-source-on-its-loop": """
+        import time
+        from tornado import gen
+
+        @sz.Stream.register_api()
+        class from_list(sz.Stream):
+            def __init__(self, items, **kwargs):
+                self.items = list(items)
+                super().__init__(ensure_io_loop=True, **kwargs)
+
+            def start(self):
+                self.loop.add_callback(self.run)  # a loop from construction on
+
+            @gen.coroutine
+            def run(self):
+                while self.items:
+                    yield self._emit(self.items.pop(0))
+
+        source = sz.Stream.from_list([1, 2, 3])
+        out = source.map(lambda x: 10 * x).sink_to_list()
+        print(source.loop is not None, hasattr(source.loop, "asyncio_loop"))
+        source.start()
+        deadline = time.time() + 10
+        while len(out) < 3 and time.time() < deadline:
+            time.sleep(0.01)
+        print(out)
+    """,
     "sink-kwargs": """
         def show(x, prefix, suffix="!"):
             print(prefix + str(x) + suffix)

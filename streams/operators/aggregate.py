@@ -151,6 +151,9 @@ class Partition(Stream[tuple[Any, ...]]):
             out, md = self._take(k)
             self._push_soon(out, md or ())
 
+    def _held_count(self) -> int:
+        return sum(len(b) for b in self._buffers.values())
+
     async def _flush(self) -> bool:
         if self.timeout is None or not self._buffers:
             return False  # without a timeout, a partial group waits for more elements
@@ -185,6 +188,9 @@ class PartitionUnique(Stream[tuple[Any, ...]]):
 
     def _detail(self) -> str:
         return str(self.n)
+
+    def _held_count(self) -> int:
+        return len(self._buffer)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         try:
@@ -232,6 +238,11 @@ class SlidingWindow(Stream[tuple[Any, ...]]):
     def _detail(self) -> str:
         return str(self.n)
 
+    def _held_count(self) -> int:
+        # elements already emitted in a (partial) window are delivered
+        held = len(self._buffer)
+        return held if not self.return_partial and held < self.n else 0
+
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         # ``_metadata`` holds the refs of the elements that will be in a later window:
         # the oldest element of a full window is released once that window went out.
@@ -266,6 +277,9 @@ class Collect(Stream[tuple[Any, ...]]):
         self.cache = deque() if cache is None else cache
         self.metadata_cache = deque() if metadata_cache is None else metadata_cache
         super().__init__(upstream, **options)
+
+    def _held_count(self) -> int:
+        return len(self.cache)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
         self.cache.append(x)

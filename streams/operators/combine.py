@@ -6,7 +6,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from .._util import flat, positive_int
+from .._util import flat, label, positive_int
 from ..core import Stream
 from ..loop import Completion, running_loop
 from ..protocol import BLOCKED_EMITTER, BackpressureError, Metadata, push_each, release_after, wait
@@ -46,7 +46,9 @@ class _Join(Stream[Any]):
     def _slots_of(self, who: Stream[Any] | None) -> list[int]:
         slots = self._slots.get(who) if who is not None else None
         if slots is None:
-            raise ValueError(f"{self}: received an element from {who!r}, which is not an upstream")
+            raise ValueError(
+                f"{self._describe()}: received an element from {who!r}, which is not an upstream"
+            )
         return slots
 
 
@@ -76,6 +78,9 @@ class Zip(_Join):
         self._room: Completion | None = None  # set when the next tuple frees a place
         super().__init__(streams, **options)
 
+    def _held_count(self) -> int:
+        return sum(len(b) for b in self.buffers)
+
     def _slot_added(self) -> None:
         self.buffers.append(deque())
         if len(self.buffers) > sum(kind == "slot" for kind, _ in self._layout):
@@ -104,10 +109,11 @@ class Zip(_Join):
         can_wait = running_loop() is not None and not BLOCKED_EMITTER.get()
         if not can_wait and maxsize is not None and any(len(buffers[j]) >= maxsize for j in slots):
             raise BackpressureError(
-                f"{self}: the buffer for {who} already holds maxsize={maxsize} elements "
-                "waiting for the other upstreams, and this synchronous emit cannot wait "
-                "for room. Emit with `await source.emit(x)` inside a running loop, "
-                "feed the other upstreams, or raise maxsize (None is unbounded)."
+                f"{self._describe()}: the buffer for {label(who)} already holds "
+                f"maxsize={maxsize} elements waiting for the other upstreams, and this "
+                "synchronous emit cannot wait for room. Emit with `await source.emit(x)` "
+                "inside a running loop, feed the other upstreams, or raise maxsize (None is "
+                "unbounded)."
             )
         for j in slots:
             retain_refs(metadata)
@@ -252,6 +258,9 @@ class ZipLatest(_Latest):
             return push_each(self, self._drain_lossless(), release=True)
         finally:
             self._sending = False
+
+    def _held_count(self) -> int:
+        return len(self._pending)
 
     def _drain_lossless(self) -> Iterator[tuple[Any, Metadata]]:
         """Yield one output per buffered lossless element; each output holds a ref of

@@ -52,6 +52,9 @@ class Buffer(BoundedWorker[T]):
     def _full(self) -> bool:
         return len(self._queue) >= self.n
 
+    def _held_count(self) -> int:
+        return len(self._queue)
+
     def _put(self, x: Any, metadata: Metadata) -> None:
         retain_refs(metadata)
         self._queue.append((x, metadata))
@@ -82,6 +85,9 @@ class Latest(Worker[T]):
         self._next = (x, metadata)
         self._kick()
 
+    def _held_count(self) -> int:
+        return 0 if self._next is None else 1
+
     async def _work(self) -> None:
         while self._next is not None:
             (x, md), self._next = self._next, None
@@ -108,8 +114,14 @@ class Delay(BoundedWorker[T]):
     def _detail(self) -> str:
         return f"{self.interval:g}s"
 
+    def _str_detail(self) -> str:
+        return f"{self.interval:g}"  # streamz shows the number alone: <delay: 0.5>
+
     def _full(self) -> bool:
         return self.maxsize is not None and len(self._queue) >= self.maxsize
+
+    def _held_count(self) -> int:
+        return len(self._queue)
 
     def _put(self, x: Any, metadata: Metadata) -> None:
         retain_refs(metadata)
@@ -161,6 +173,9 @@ class RateLimit(Stream[T]):
     def _detail(self) -> str:
         return f"{self.interval:g}s"
 
+    def _str_detail(self) -> str:
+        return f"{self.interval:g}"  # streamz shows the number alone: <delay: 0.5>
+
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         now = asyncio.get_running_loop().time()
         slot = self._next
@@ -197,18 +212,24 @@ class TimedWindow(Stream[Any]):
     def _detail(self) -> str:
         return f"{self.interval:g}s"
 
+    def _str_detail(self) -> str:
+        return f"{self.interval:g}"  # streamz shows the number alone: <delay: 0.5>
+
     def _on_loop(self) -> None:
         if self._ticker is None:
-            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+            loop = asyncio.get_running_loop()
+            # ticks count from now, when the node got its loop, not from when the task
+            # first runs: a window built then filled at once closes one interval later
+            self._ticker = loop.create_task(self._tick(loop.time()))
 
     def _close(self) -> None:
         if self._ticker is not None:
             self._ticker.get_loop().call_soon_threadsafe(self._ticker.cancel)
             self._ticker = None
 
-    async def _tick(self) -> None:
+    async def _tick(self, start: float) -> None:
         loop = asyncio.get_running_loop()
-        start, k = loop.time(), 0
+        k = 0
         while True:
             # the next tick not in the past (ticks missed while a window was slow are skipped)
             k = max(k + 1, math.ceil((loop.time() - start) / self.interval))
@@ -218,6 +239,9 @@ class TimedWindow(Stream[Any]):
     def _empty(self) -> Any:
         """A new, empty window."""
         return []
+
+    def _held_count(self) -> int:
+        return len(self._buffer)
 
     def _take(self) -> tuple[Any, list[dict[str, Any]]]:
         """The current window's content as emitted, and its metadata; empties the window."""

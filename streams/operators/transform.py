@@ -175,6 +175,9 @@ class MapAsync(_Apply[R], BoundedWorker[R]):
     def _full(self) -> bool:
         return len(self._inflight) >= self.parallelism
 
+    def _held_count(self) -> int:
+        return len(self._inflight)
+
     def _awaitable(self, x: Any) -> Coroutine[Any, Any, Any]:
         """A coroutine giving ``func``'s result on ``x``."""
         if self._coroutine_function:
@@ -251,7 +254,7 @@ class MapAsync(_Apply[R], BoundedWorker[R]):
     def start(self) -> None:
         """Resume after a ``stop_on_exception`` pause, and start the sources upstream."""
         if self._paused:
-            loop = self.loop
+            loop = self._runtime.loop
             if loop is not None and loop is not running_loop():
                 loop.call_soon_threadsafe(self._resume)
             else:

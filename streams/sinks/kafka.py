@@ -86,7 +86,7 @@ class ToKafka(Sink[Any]):
             )
         producer = self._producer
         if producer is None:
-            raise RuntimeError(f"{self}: the producer was closed (destroy())")
+            raise RuntimeError(f"{self._describe()}: the producer was closed (destroy())")
         loop = asyncio.get_running_loop()
         receipt: asyncio.Future[Any] = loop.create_future()
         producer.produce(self.topic, x, on_delivery=functools.partial(_delivered, receipt))
@@ -108,7 +108,7 @@ class ToKafka(Sink[Any]):
                 try:
                     idle = 0 if producer.poll(0) else idle + 1
                 except Exception:  # a failing log handler...: keep serving reports
-                    log.exception("%s: polling the producer failed", self)
+                    log.exception("%s: polling the producer failed", self._describe())
                     idle = SPIN_TURNS
                 await asyncio.sleep(0 if idle < SPIN_TURNS else POLL_EVERY)
         finally:
@@ -154,6 +154,10 @@ class ToKafka(Sink[Any]):
             return 0
         return int(producer.flush(-1 if timeout is None else timeout))
 
+    def _held_count(self) -> int:
+        """Messages produced whose delivery was not confirmed yet."""
+        return len(self._due)
+
     async def _flush(self) -> bool:
         due = list(self._due)
         if not due:
@@ -166,7 +170,9 @@ class ToKafka(Sink[Any]):
         if producer is None:
             return
         if producer.flush(CLOSE_TIMEOUT):  # serves the delivery reports of what is out
-            log.warning("%s: dropping undelivered messages after %gs", self, CLOSE_TIMEOUT)
+            log.warning(
+                "%s: dropping undelivered messages after %gs", self._describe(), CLOSE_TIMEOUT
+            )
             producer.purge()
             producer.flush(0)  # their reports now fail the waiting emitters
         # No producer.close(): destroy() may run in another thread while the pump task

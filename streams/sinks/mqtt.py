@@ -120,7 +120,7 @@ class ToMQTT(Sink[Any]):
                     self._opening = None
         client = self._client
         if client is None:
-            raise ConnectionError(f"{self} was destroyed")
+            raise ConnectionError(f"{self._describe()} was destroyed")
         if not self._up:
             waiter = asyncio.get_running_loop().create_future()
             self._waiting.append(waiter)
@@ -181,7 +181,7 @@ class ToMQTT(Sink[Any]):
         for waiter in waiting:
             if not waiter.done():
                 exc = ConnectionError(why)
-                exc.add_note(f"in {self}: paho retries in {delay:g}s")
+                exc.add_note(f"in {self._describe()}: paho retries in {delay:g}s")
                 waiter.set_exception(exc)
 
     def _set_down(self) -> None:
@@ -232,7 +232,7 @@ class ToMQTT(Sink[Any]):
         self._up = False
         with self._lock:
             pending, self._sent = list(self._sent.values()), {}
-        closed = ConnectionError(f"{self} was destroyed before the message was sent")
+        closed = ConnectionError(f"{self._describe()} was destroyed before the message was sent")
         for fut, _ in pending:
             if not fut.done() and self._loop is not None and not self._loop.is_closed():
                 self._loop.call_soon_threadsafe(_fail, fut, closed)

@@ -49,7 +49,7 @@ class ToRedisStream(Sink[Mapping[Any, Any]]):
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         if not isinstance(x, Mapping):
             error = TypeError(
-                f"{self}: expected a dict of fields, got {type(x).__name__} {x!r}; "
+                f"{self._describe()}: expected a dict of fields, got {type(x).__name__} {x!r}; "
                 "map elements to dicts first"
             )
             return self._failed(error, x, who, metadata)

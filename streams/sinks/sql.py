@@ -232,7 +232,7 @@ class ToSQL(Sink[Any]):
     def _cannot_reach(self, exc: Exception, batch: _Batch, delay: float | None) -> None:
         then = "giving up: the sink was destroyed" if delay is None else f"retrying in {delay:g}s"
         target = self.engine.url.render_as_string(hide_password=True)
-        exc.add_note(f"in {self}: cannot reach {target}; {then}")
+        exc.add_note(f"in {self._describe()}: cannot reach {target}; {then}")
         if not hasattr(exc, "_streams_node"):
             exc._streams_node = self  # type: ignore[attr-defined]
         self._report(exc, batch.rows, ())
@@ -298,6 +298,10 @@ class ToSQL(Sink[Any]):
 
     # ------------------------------------------------------------------ drain and close
 
+    def _held_count(self) -> int:
+        """Rows accepted and not committed yet."""
+        return len(self._held) + sum(len(batch.rows) for batch in self._queue)
+
     async def _flush(self) -> bool:
         busy = bool(self._held)
         if busy:
@@ -315,7 +319,10 @@ class ToSQL(Sink[Any]):
         loop = self._runtime.loop
         if loop is None or loop.is_closed() or not loop.is_running():
             if self._held or self._queue:  # nothing can write them now; never acknowledged
-                log.warning("%s: destroyed with rows it could not write (no running loop)", self)
+                log.warning(
+                    "%s: destroyed with rows it could not write (no running loop)",
+                    self._describe(),
+                )
             self._dispose()
         elif loop is running_loop():
             if self._held or self._writer is not None:
@@ -324,6 +331,13 @@ class ToSQL(Sink[Any]):
                 self._dispose()
         else:  # another thread (a plain script): block until written
             asyncio.run_coroutine_threadsafe(self._shut_down(), loop).result()
+
+    async def _aclose(self) -> None:
+        """Close on the loop: write what is held, giving up if the database is unreachable
+        (destroy() leaves the last write to this; see :mod:`streams.teardown`)."""
+        if not self._closed:
+            self._closed = True
+            await self._shut_down()
 
     async def _shut_down(self) -> None:
         if self._held:

@@ -108,7 +108,7 @@ class ToWebsocket(Sink[Any]):
                 except ConnectionClosed:  # lost: send it again on a new connection
                     await self._drop(connection)
             if self._closed:
-                raise RuntimeError(f"{self} was destroyed")
+                raise RuntimeError(f"{self._describe()} was destroyed")
             connection = await self._connect()
             try:
                 await connection.send(x)

@@ -14,6 +14,7 @@ from ..core import Stream
 from ..loop import Alarm, Completion, background_loop, running_loop
 from ..protocol import Metadata, wait
 from ..refs import RefCounter
+from ..shutdown import started_in_script
 
 __all__ = ["CURRENT_RUN", "Backoff", "Run", "Source", "decoder"]
 
@@ -102,6 +103,8 @@ class Source(Stream[T]):
         self._run: Run | None = None  # the latest run
         self._task: asyncio.Task[None] | None = None
         self._alarm = Alarm()
+        # During shutdown(): (the run reached its final step, the graph was drained)
+        self._hold: tuple[Completion, Completion] | None = None
         super().__init__(**options)
         self._require_loop()
         if start:
@@ -140,6 +143,7 @@ class Source(Stream[T]):
         if loop is running_loop():
             self._launch(run)
         else:
+            started_in_script()  # SIGTERM then ends a plain script as Ctrl-C does
             loop.call_soon_threadsafe(self._launch, run)
 
     def _launch(self, run: Run) -> None:
@@ -158,6 +162,8 @@ class Source(Stream[T]):
             run.stopped = True
             if self._run is run:
                 self._stopped = True
+            if self._hold is not None:
+                self._hold[0].set()
             run.finished.set()
 
     def stop(self) -> None:
@@ -217,10 +223,26 @@ class Source(Stream[T]):
     async def _send(self, x: Any, metadata: Metadata = ()) -> None:
         """Push ``x`` downstream and wait for it; a failure is reported, not raised, so
         the source goes on with its next element."""
+        self._delivering += 1
         try:
             await wait(super().emit(x, True, metadata))
         except Exception as exc:
             await self._recover(exc, x, metadata)
+        finally:
+            self._delivering -= 1
+
+    async def until_drained(self) -> None:
+        """Wait, while :meth:`~streams.Stream.shutdown` runs, until the graph delivered
+        what it held; return at once otherwise.
+
+        For connectors: call it in ``run`` after the last element and before a final
+        commit (Kafka offsets, acknowledgements), so that the commit covers what the
+        drain delivered.
+        """
+        hold = self._hold
+        if hold is not None:
+            hold[0].set()  # this run stopped reading
+            await hold[1].wait()
 
     # ------------------------------------------------------------------ connector helpers
 
@@ -247,7 +269,7 @@ class Source(Stream[T]):
     def connection_failed(self, exc: Exception, target: str, retry_in: float) -> None:
         """Report a failed attempt to reach ``target``; the caller retries after
         ``retry_in`` seconds (see :class:`Backoff`)."""
-        exc.add_note(f"in {self}: cannot reach {target}; retrying in {retry_in:g}s")
+        exc.add_note(f"in {self._describe()}: cannot reach {target}; retrying in {retry_in:g}s")
         if not hasattr(exc, "_streams_node"):
             exc._streams_node = self  # type: ignore[attr-defined]
         self._report(exc, None, ())

@@ -110,7 +110,9 @@ class _KafkaSource(Source[T]):
 
         def on_commit(err: Any, partitions: list[Any]) -> None:
             if err is not None:  # commits are cumulative: the next one covers this one
-                log.warning("%s: offset commit failed (the next one retries): %s", self, err)
+                log.warning(
+                    "%s: offset commit failed (the next one retries): %s", self._describe(), err
+                )
             if user_on_commit is not None:
                 user_on_commit(err, partitions)
 
@@ -137,16 +139,18 @@ class _KafkaSource(Source[T]):
 
     async def _shut(self, consumer: Any) -> None:
         """Commit what was acknowledged, synchronously, then close the consumer (both in
-        a worker thread, so the loop goes on)."""
-        self._closing = True
-        offsets = self._topic_partitions(self._positions.items())
-        self._tracks = {}
+        a worker thread, so the loop goes on). During shutdown() that waits until the
+        graph was drained, so the commit covers what the drain delivered."""
         try:
+            await self.until_drained()
+            self._closing = True
+            offsets = self._topic_partitions(self._positions.items())
+            self._tracks = {}
             if offsets:
                 await asyncio.to_thread(consumer.commit, offsets=offsets, asynchronous=False)
         except Exception as exc:
             exc.add_note(
-                f"in {self}: could not commit the final offsets; what was processed "
+                f"in {self._describe()}: could not commit the final offsets; what was processed "
                 "since the last commit will be read again"
             )
             self._report(exc, None, ())
@@ -185,7 +189,7 @@ class _KafkaSource(Source[T]):
         try:
             consumer.commit(offsets=self._topic_partitions(positions), asynchronous=True)
         except Exception as exc:  # a closed or failed client; the final commit retries
-            log.warning("%s: cannot commit %s: %s", self, positions, exc)
+            log.warning("%s: cannot commit %s: %s", self._describe(), positions, exc)
 
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         """Partitions taken away by a rebalance: commit what is done, forget the rest
@@ -228,7 +232,7 @@ class _KafkaSource(Source[T]):
         if err.code() == ck.KafkaError._PARTITION_EOF:
             return
         exc = ck.KafkaException(err)
-        exc.add_note(f"in {self}: the consumer reported an error")
+        exc.add_note(f"in {self._describe()}: the consumer reported an error")
         self._report(exc, None, ())
 
     async def _failed_to_reach(self, exc: Exception, backoff: Backoff, target: str = "") -> None:

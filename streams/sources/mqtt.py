@@ -154,7 +154,7 @@ class FromMQTT(Source[Any]):
 
     def _refused(self, exc: Exception) -> None:
         if not self.stopped:
-            exc.add_note(f"in {self}")
+            exc.add_note(f"in {self._describe()}")
             self._report(exc, None, ())
 
 

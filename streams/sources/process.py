@@ -124,7 +124,7 @@ class FromProcess(Source[bytes]):
         try:
             process = await self._start_process()
         except OSError as exc:
-            exc.add_note(f"in {self}: cannot run {self._detail()}")
+            exc.add_note(f"in {self._describe()}: cannot run {self._detail()}")
             self._report(exc, None, ())
             return
         self.process = process

@@ -257,7 +257,7 @@ class Acceptor:
                 self._recovered = True
                 log.warning(
                     "%s: accepting connections again after %d failed attempts",
-                    self._source,
+                    self._source._describe(),
                     self._failures,
                 )
             try:
@@ -368,7 +368,7 @@ class ServerSource(Source[Any]):
         try:
             sockets = self._bind()
         except OSError as exc:
-            exc.add_note(f"in {self}: cannot listen on {self._detail()}")
+            exc.add_note(f"in {self._describe()}: cannot listen on {self._detail()}")
             raise
         self.port = int(sockets[0].getsockname()[1])
         self.addresses = [tuple(sock.getsockname()[:2]) for sock in sockets]
@@ -418,13 +418,15 @@ class ServerSource(Source[Any]):
         """Note that a client was refused; logged once until one is admitted again."""
         if not self._refusing:
             self._refusing = True
-            log.warning("%s: %s; refusing new clients until there is room", self, reason)
+            log.warning(
+                "%s: %s; refusing new clients until there is room", self._describe(), reason
+            )
 
     def _admit(self) -> None:
         """Note that a client was admitted (ends an episode of refusals)."""
         if self._refusing:
             self._refusing = False
-            log.info("%s: admitting new clients again", self)
+            log.info("%s: admitting new clients again", self._describe())
 
     async def _until_stopped(self) -> None:
         while not self.stopped:

@@ -402,8 +402,8 @@ async def test_async_callable_object_and_partial_are_accepted():
         return x + y
 
     node = Stream().map_async(functools.partial(add, y=1))
-    assert str(node).startswith("map_async<")
+    assert node._describe().startswith("map_async<")
     out = await record(lambda s: s.map_async(Worker(), parallelism=2), feed=[(0, 1), (0, 2)])
     await asyncio.sleep(2)
     assert out == [(1.0, "<1>"), (1.0, "<2>")]
-    assert str(Stream().map_async(add, 1)) == "map_async<add>"
+    assert Stream().map_async(add, 1)._describe() == "map_async<add>"

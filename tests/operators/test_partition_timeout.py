@@ -215,4 +215,4 @@ def test_bad_n_with_a_timeout():
     ],
 )
 def test_labels(kwargs, label):
-    assert str(Stream().partition(**kwargs)) == label
+    assert Stream().partition(**kwargs)._describe() == label

@@ -24,7 +24,7 @@ def test_sink_passes_extra_arguments_and_takes_node_keywords():
     source.emit(2)
     assert seen == [21]
     assert isinstance(node, FuncSink) and isinstance(node, Sink)
-    assert str(node) == "writer"
+    assert node._describe() == "writer"
 
 
 def test_sink_ignores_plain_return_values():
@@ -62,7 +62,7 @@ def test_textfile_sink_writes_flushes_and_closes(tmp_path):
     source.emit(1)
     assert path.read_text() == "1;"  # flushed per element
     source.emit(2)
-    assert isinstance(node, TextFileSink) and str(node).startswith("sink_to_textfile<")
+    assert isinstance(node, TextFileSink) and node._describe().startswith("sink_to_textfile<")
     node.destroy()
     assert node.file.closed
     assert path.read_text() == "1;2;"
@@ -203,4 +203,4 @@ def test_sink_to_file_appends_and_buffers_by_default(tmp_path):
     source.emit("new")
     f.close()
     assert path.read_text() == "old\nnew\n"
-    assert str(source.downstreams[0]) == f"sink_to_file<{path}>"
+    assert source.downstreams[0]._describe() == f"sink_to_file<{path}>"

@@ -62,7 +62,7 @@ def config(cluster, **extra):
 def test_builds_a_sink_with_a_label(kafka_cluster):
     sink = Stream().to_kafka("out", config(kafka_cluster))
     assert isinstance(sink, ToKafka)
-    assert str(sink) == "to_kafka<out>"
+    assert sink._describe() == "to_kafka<out>"
     sink.destroy()
 
 

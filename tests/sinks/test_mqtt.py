@@ -71,7 +71,7 @@ async def test_conformance(mqtt_broker, qos):
 def test_builds_a_sink_with_a_label():
     sink = Stream().to_mqtt("localhost", 1883, "out/t", publish_kwargs={"qos": 1})
     assert isinstance(sink, ToMQTT)
-    assert str(sink) == "to_mqtt<localhost:1883 out/t>"
+    assert sink._describe() == "to_mqtt<localhost:1883 out/t>"
     assert (sink.keepalive, sink.publish_kwargs, sink.client_kwargs) == (60, {"qos": 1}, {})
     sink.destroy()
     sink.destroy()  # nothing was connected; idempotent

@@ -49,7 +49,7 @@ def test_builds_a_sink_with_a_label():
     source = Stream()
     sink = source.to_redis_stream("events", maxlen=10)
     assert isinstance(sink, ToRedisStream)
-    assert str(sink) == "to_redis_stream<events>"
+    assert sink._describe() == "to_redis_stream<events>"
     assert (sink.key, sink.redis_url) == ("events", "redis://localhost:6379/0")
     assert (sink.maxlen, sink.approximate) == (10, True)
     sink.destroy()

@@ -115,11 +115,11 @@ def test_builds_a_sink_with_a_label(tmp_path):
     source = Stream()
     node = source.to_sql("events", f"sqlite:///{tmp_path / 'x.db'}")
     assert isinstance(node, ToSQL) and isinstance(node, Sink)
-    assert str(node) == "to_sql<events>"
+    assert node._describe() == "to_sql<events>"
     assert (node.batch_size, node.flush_interval) == (1000, 1.0)
     named = source.to_sql("events", "sqlite://", schema="main", flush_interval="250ms")
-    assert str(named) == "to_sql<main.events>" and named.flush_interval == 0.25
-    assert str(source.to_sql("e", "sqlite://", stream_name="db")) == "db"
+    assert named._describe() == "to_sql<main.events>" and named.flush_interval == 0.25
+    assert source.to_sql("e", "sqlite://", stream_name="db")._describe() == "db"
     for n in source.downstreams:
         n.destroy()
 

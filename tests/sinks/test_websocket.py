@@ -71,7 +71,7 @@ def test_builds_a_sink():
     source = Stream()
     sink = source.to_websocket("ws://127.0.0.1:8765/feed")
     assert isinstance(sink, ToWebsocket)
-    assert str(sink) == "to_websocket<ws://127.0.0.1:8765/feed>"
+    assert sink._describe() == "to_websocket<ws://127.0.0.1:8765/feed>"
     assert not sink.connected  # the connection opens with the first element
     sink.destroy()
 

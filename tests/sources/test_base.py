@@ -254,7 +254,7 @@ def test_source_built_in_a_plain_thread_binds_to_the_background_loop_on_start():
     source.map(lambda x: threads.append(threading.current_thread().name) or x).sink_to_list()
     assert source.loop is None
     source.start()
-    assert source.loop is background_loop()
+    assert source.loop.asyncio_loop is background_loop()
     source.wait()
     assert threads == ["streams-loop"] * 3
     assert any(t.name == "streams-loop" and t.is_alive() for t in threading.enumerate())
@@ -263,7 +263,7 @@ def test_source_built_in_a_plain_thread_binds_to_the_background_loop_on_start():
 async def test_source_built_inside_a_running_loop_uses_that_loop():
     loop = asyncio.get_running_loop()
     source = Stream.from_iterable([1, 2])
-    assert source.loop is loop  # bound at build time
+    assert source.loop.asyncio_loop is loop  # bound at build time
     seen = []
     source.sink(lambda x: seen.append(asyncio.get_running_loop()))
     source.start()

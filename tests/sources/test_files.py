@@ -57,7 +57,7 @@ def test_builds_a_source_that_does_not_start_by_itself(tmp_path):
     path.touch()
     source = Stream.from_textfile(path)
     assert isinstance(source, FromTextFile) and isinstance(source, Source)
-    assert str(source) == f"from_textfile<{path}>"
+    assert source._describe() == f"from_textfile<{path}>"
     assert source.poll_interval == 0.1 and source.delimiter == "\n"
     assert not source.from_end and not source.started
     assert Stream.from_textfile(str(path), poll_interval="250ms").poll_interval == 0.25
@@ -172,7 +172,7 @@ async def test_a_binary_file_object_is_decoded(tmp_path):
         await until(lambda: out == ["é\n"])
         await stop(source)
         assert not f.closed
-        assert str(source) == f"from_textfile<{path}>"
+        assert source._describe() == f"from_textfile<{path}>"
 
 
 async def test_a_restarted_source_goes_on_where_it_stopped(tmp_path):
@@ -296,7 +296,7 @@ async def test_filenames_conformance(tmp_path):
 def test_filenames_builds_a_source(tmp_path):
     source = Stream.filenames(tmp_path)
     assert isinstance(source, Filenames) and isinstance(source, Source)
-    assert str(source) == f"filenames<{tmp_path}>"
+    assert source._describe() == f"filenames<{tmp_path}>"
     assert source.pattern == os.path.join(str(tmp_path), "*")
     assert source.poll_interval == 0.1 and not source.started
     glob = Stream.filenames(f"{tmp_path}/*.csv", poll_interval="1s")

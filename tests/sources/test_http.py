@@ -95,7 +95,7 @@ def test_builds_an_unstarted_source_on_loopback():
     assert isinstance(source, FromHTTPServer)
     assert (source.host, source.port, source.path) == ("127.0.0.1", 8000, "/.*")
     assert source.max_body_size == 1_048_576
-    assert str(source) == "from_http_server<127.0.0.1:8000, /.*>"
+    assert source._describe() == "from_http_server<127.0.0.1:8000, /.*>"
     assert not source.started
 
 

@@ -12,8 +12,8 @@ from streams.testing import timeline
 def test_builds_a_from_iterable_source_that_does_not_start_by_itself():
     source = Stream.from_iterable([1, 2], stream_name="numbers")
     assert isinstance(source, FromIterable) and isinstance(source, Source)
-    assert str(source) == "numbers"
-    assert str(Stream.from_iterable([])) == "from_iterable"
+    assert source._describe() == "numbers"
+    assert Stream.from_iterable([])._describe() == "from_iterable"
     assert not source.started
 
 

@@ -72,12 +72,12 @@ def test_builds_sources_with_labels_and_options(kafka_cluster):
     p = params(kafka_cluster, "g")
     source = Stream.from_kafka(["a", "b"], p)
     assert isinstance(source, FromKafka)
-    assert str(source) == "from_kafka<a,b>"
+    assert source._describe() == "from_kafka<a,b>"
     assert source.poll_interval == 0.1 and not source.started
     assert Stream.from_kafka("a", p, poll_interval="50ms").poll_interval == 0.05
     batched = Stream.from_kafka_batched("t", p, npartitions=2, max_batch_size=5)
     assert isinstance(batched, FromKafkaBatched)
-    assert str(batched) == "from_kafka_batched<t>"
+    assert batched._describe() == "from_kafka_batched<t>"
     assert (batched.poll_interval, batched.npartitions, batched.max_batch_size) == (1.0, 2, 5)
     assert "enable.auto.commit" not in p  # the caller's dict is not changed
 

@@ -64,10 +64,10 @@ def test_builds_an_unstarted_source_with_a_label():
     source = Stream.from_mqtt("localhost", 1883, "sensors/#")
     assert isinstance(source, FromMQTT)
     assert not source.started and source.stopped and not source.subscribed
-    assert str(source) == "from_mqtt<localhost:1883 sensors/#>"
+    assert source._describe() == "from_mqtt<localhost:1883 sensors/#>"
     assert (source.keepalive, source.qos, source.decode) == (60, 0, None)
     named = Stream.from_mqtt("h", 1, "t", qos=2, user="u", pw="p", stream_name="in")
-    assert str(named) == "in" and (named.user, named.pw, named.qos) == ("u", "p", 2)
+    assert named._describe() == "in" and (named.user, named.pw, named.qos) == ("u", "p", 2)
 
 
 @pytest.mark.parametrize(

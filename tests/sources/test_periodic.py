@@ -39,7 +39,7 @@ def test_builds_a_source_that_does_not_start_by_itself():
     source = Stream.from_periodic(poll, poll_interval=0.5)
     assert isinstance(source, FromPeriodic) and isinstance(source, Source)
     assert source.poll_interval == 0.5
-    assert str(source) == "from_periodic<poll, 0.5s>"
+    assert source._describe() == "from_periodic<poll, 0.5s>"
     assert not source.started
     assert Stream.from_periodic(poll).poll_interval == 0.1
 

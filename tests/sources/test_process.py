@@ -66,8 +66,8 @@ async def test_from_process_conformance(tmp_path):
 def test_builds_a_source_that_does_not_start_by_itself():
     source = Stream.from_process(["echo", "hi"])
     assert isinstance(source, FromProcess) and isinstance(source, Source)
-    assert str(source) == "from_process<echo hi>"
-    assert str(Stream.from_process("ls -l 'my dir'")) == "from_process<ls -l 'my dir'>"
+    assert source._describe() == "from_process<echo hi>"
+    assert Stream.from_process("ls -l 'my dir'")._describe() == "from_process<ls -l 'my dir'>"
     assert not source.started and source.process is None
     assert source.with_end and not source.with_stderr and source.open_kwargs == {}
 
@@ -139,7 +139,7 @@ async def test_a_nonzero_exit_status_goes_to_the_error_channel():
     assert record.error.returncode == 3 and record.error.cmd == cmd
     assert "returned non-zero exit status 3" in str(record.error)
     assert record.node is source
-    assert any(str(source) in note for note in record.error.__notes__)
+    assert any(source._describe() in note for note in record.error.__notes__)
 
 
 async def test_a_missing_program_goes_to_the_error_channel():

@@ -39,7 +39,7 @@ async def test_from_q_conformance_with_items_put_by_another_thread():
 def test_builds_a_source_that_does_not_start_by_itself():
     source = Stream.from_q(queue.Queue())
     assert isinstance(source, FromQ) and isinstance(source, Source)
-    assert str(source) == "from_q<Queue, 0.01s>"
+    assert source._describe() == "from_q<Queue, 0.01s>"
     assert source.sleep_time == 0.01 and not source.started
     assert Stream.from_q(queue.Queue(), sleep_time="1s").sleep_time == 1.0
 

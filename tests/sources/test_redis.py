@@ -91,11 +91,11 @@ def test_builds_an_unstarted_source_with_a_label():
     source = Stream.from_redis_stream("events")
     assert isinstance(source, FromRedisStream)
     assert not source.started and source.stopped
-    assert str(source) == "from_redis_stream<events>"
+    assert source._describe() == "from_redis_stream<events>"
     assert source.keys == ["events"] and source.redis_url == "redis://localhost:6379/0"
     assert (source.batch_size, source.block, source.from_start) == (100, 1000, False)
     grouped = Stream.from_redis_stream(["a", b"b"], group="g", stream_name="in")
-    assert str(grouped) == "in"
+    assert grouped._describe() == "in"
     assert grouped._detail() == "a,b, group=g"
     assert grouped.consumer != Stream.from_redis_stream("a", group="g").consumer
 

@@ -54,10 +54,10 @@ def test_builds_an_unstarted_source_on_loopback():
     source = Stream.from_tcp(9000)
     assert isinstance(source, FromTCP) and isinstance(source, ServerSource)
     assert (source.port, source.host, source.delimiter) == (9000, "127.0.0.1", b"\n")
-    assert str(source) == "from_tcp<127.0.0.1:9000>"
+    assert source._describe() == "from_tcp<127.0.0.1:9000>"
     assert not source.started and source.stopped
-    assert str(Stream.from_tcp(9000, host="::1")) == "from_tcp<[::1]:9000>"
-    assert str(Stream.from_tcp(9000, host=None)) == "from_tcp<*:9000>"
+    assert Stream.from_tcp(9000, host="::1")._describe() == "from_tcp<[::1]:9000>"
+    assert Stream.from_tcp(9000, host=None)._describe() == "from_tcp<*:9000>"
 
 
 @pytest.mark.real_time
@@ -174,7 +174,7 @@ async def test_binds_to_loopback_by_default():
 async def test_port_zero_is_known_when_start_returns_and_str_shows_it():
     source = Stream.from_tcp(0, start=True)
     assert source.started and source.port != 0
-    assert str(source) == f"from_tcp<127.0.0.1:{source.port}>"
+    assert source._describe() == f"from_tcp<127.0.0.1:{source.port}>"
     await stop(source)
 
 

@@ -53,7 +53,7 @@ def test_builds_an_unstarted_source():
     source = Stream.from_websocket("127.0.0.1", 8765)
     assert isinstance(source, FromWebsocket)
     assert (source.host, source.port) == ("127.0.0.1", 8765)
-    assert str(source) == "from_websocket<127.0.0.1:8765>"
+    assert source._describe() == "from_websocket<127.0.0.1:8765>"
     assert not source.started
 
 

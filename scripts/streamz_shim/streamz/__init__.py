@@ -9,6 +9,9 @@ emulated: a name streams lacks raises ``AttributeError`` (``ImportError`` for
 Exception: the names streamz's test files import at module level (``STUBS``) resolve,
 when streams lacks them, to a :class:`Missing` stub that raises on use, so that one
 missing name fails the tests that use it rather than the whole file's collection.
+
+A logger name is a name too: ``logging.getLogger("streamz")`` is the ``streams``
+logger, as ``import streamz`` gives streams.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import logging
 import sys
 from types import ModuleType
 from typing import Any, NoReturn
@@ -102,6 +106,10 @@ class MirrorFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 if not any(isinstance(f, MirrorFinder) for f in sys.meta_path):
     sys.meta_path.append(MirrorFinder())
+
+
+# logging.getLogger("streamz") finds this entry; loggers named streamz.x get it as parent
+logging.Logger.manager.loggerDict.setdefault("streamz", logging.getLogger("streams"))
 
 
 def __getattr__(name: str) -> Any:
