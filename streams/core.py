@@ -131,6 +131,7 @@ class Stream(
     _downs: tuple[Stream[Any], ...]
     _push: Push
     _graph_turn: Turn  # the graph's (set by Runtime.add): threads pushing inline take turns
+    _turn_free: list[Turn]  # its token list (``_graph_turn.free``), read by emit
 
     def __init__(
         self,
@@ -496,38 +497,42 @@ class Stream(
         """
         home = self._home
         if home is None:  # no loop: push here, taking turns with other threads (turns.py)
-            turn = self._graph_turn
-            free = turn.free
-            held: Turn | None
+            free = self._turn_free
             try:
-                held = free.pop()
-            except IndexError:
-                held = turn.take()
+                held: Turn | None = free.pop()
+            except IndexError:  # another thread pushes, or this one further up its stack
+                return self._enter(functools.partial(self._push_in, x, metadata), asynchronous)
+            try:
+                self.current_value = x
+                if metadata:
+                    retain_refs(metadata)
+                    # If the push raises, the refs stay retained: a failed element is
+                    # never acknowledged.
+                    r = release_after(self._push(x, self, metadata), metadata)
+                else:
+                    r = self._push(x, self, ())
+            finally:  # given back before waiting for pending work
+                free.append(held)  # type: ignore[arg-type]
+                held = None
+                if self._graph_turn.waiting:
+                    self._graph_turn.wake()
+            if r is None:
+                loop = _get_running_loop()
+                if loop is None:
+                    return DONE if asynchronous or self.asynchronous else None
+                # inside a loop: something to await, so `await source.emit(x)` works
+                return DONE_CACHE[1] if DONE_CACHE[0] is loop else done_on(loop)
         elif home is not _get_running_loop():
             return self._elsewhere(functools.partial(self._push_in, x, metadata), asynchronous)
-        else:
-            held = None  # the graph's own loop, where every push of the graph runs
-        try:
+        else:  # the graph's own loop, where every push of the graph runs
             self.current_value = x
             if metadata:
                 retain_refs(metadata)
-                # If the push raises, the refs stay retained: a failed element is never
-                # acknowledged.
                 r = release_after(self._push(x, self, metadata), metadata)
             else:
                 r = self._push(x, self, ())
-        finally:
-            if held is not None:  # given back before waiting for pending work
-                free.append(held)
-                held = None
-                if turn.waiting:
-                    turn.wake()
-        if r is None:
-            # Inside a loop, return something to await, so `await source.emit(x)` works.
-            loop = home if home is not None else _get_running_loop()
-            if loop is not None:
-                return DONE_CACHE[1] if DONE_CACHE[0] is loop else done_on(loop)
-            return DONE if asynchronous or self.asynchronous else None
+            if r is None:  # home is the running loop here
+                return DONE_CACHE[1] if DONE_CACHE[0] is home else done_on(home)  # type: ignore[arg-type]
         return self._settle(r, asynchronous or bool(self.asynchronous))
 
     def _push_in(self, x: Any, metadata: Metadata | None) -> Any:

@@ -137,6 +137,7 @@ class Runtime:
         node._runtime = self
         node._home = self.home
         node._graph_turn = self.turn
+        node._turn_free = self.turn.free
         node.asynchronous = self.asynchronous
         if not self.watched and type(node)._held_count is not RuntimeMethods._held_count:
             watch(self)  # a node that holds elements: the exit drain must know the graph
