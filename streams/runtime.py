@@ -15,7 +15,7 @@ import sys
 import threading
 import types
 import weakref
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._util import annotate
@@ -382,17 +382,21 @@ RETRYING: contextvars.ContextVar[object] = contextvars.ContextVar("RETRYING", de
 
 def downstream_order(node: Stream[Any]) -> list[Stream[Any]]:
     """``node`` and everything downstream of it, upstream nodes before downstream ones."""
-    seen: set[int] = set()
+    # a depth-first post-order, reversed; iterative, so no closure cycle keeps the nodes
+    # alive after the call (a destroyed branch is freed at once)
+    seen = {id(node)}
     order: list[Stream[Any]] = []
-
-    def visit(n: Stream[Any]) -> None:
-        seen.add(id(n))
-        for d in n.downstreams:
+    stack: list[tuple[Stream[Any], Iterator[Stream[Any]]]] = [(node, iter(node.downstreams))]
+    while stack:
+        n, downs = stack[-1]
+        for d in downs:
             if id(d) not in seen:
-                visit(d)
-        order.append(n)
-
-    visit(node)
+                seen.add(id(d))
+                stack.append((d, iter(d.downstreams)))
+                break
+        else:
+            stack.pop()
+            order.append(n)
     return order[::-1]
 
 

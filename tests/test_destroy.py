@@ -101,3 +101,19 @@ async def test_an_element_that_fails_while_draining_is_reported():
     head.destroy()
     await head.drain()
     assert [type(e.error) for e in errors] == [ZeroDivisionError]
+
+
+async def test_a_destroyed_branch_is_freed():
+    import gc
+    import weakref
+
+    source = Stream()
+    head = source.map(str)
+    head.timed_window(1.0).sink(len)
+    await source.emit(1)
+    refs = [weakref.ref(node) for node in (head, *head.downstreams)]
+    head.destroy()
+    await source.drain()
+    del head
+    gc.collect()  # nothing global (the graph, its tasks, its timers) keeps the branch
+    assert [r() for r in refs] == [None, None]

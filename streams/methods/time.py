@@ -180,7 +180,9 @@ class TimeMethods(Generic[T]):
         """Pass on only the newest element while the consumer is busy.
 
         The emitter never waits; elements that arrive while the consumer handles one are
-        replaced by newer ones. Useful in front of a slow display or dashboard.
+        replaced by newer ones. Useful in front of a slow display or dashboard. With
+        no consumer attached it holds the newest element (its refs retained, so it is
+        not acknowledged) until a newer one replaces it, as in streamz.
 
         Returns
         -------

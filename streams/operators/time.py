@@ -69,7 +69,7 @@ class Buffer(BoundedWorker[T]):
 
 class Latest(Worker[T]):
     """Node behind :meth:`Stream.latest`: pass on only the newest element while the
-    consumer is busy."""
+    consumer is busy (and hold it, refs retained, while there is no consumer)."""
 
     _label = "latest"
     _graphviz_shape = "diamond"
@@ -83,10 +83,12 @@ class Latest(Worker[T]):
         if self._next is not None:
             release_refs(self._next[1])  # superseded: done with by design
         self._next = (x, metadata)
-        self._kick()
+        if self._downs:  # with no consumer the newest element stays held (as in streamz)
+            self._kick()
 
     def _held_count(self) -> int:
-        return 0 if self._next is None else 1
+        # with no consumer, the element held is the current value, nothing undelivered
+        return 0 if self._next is None or not self._downs else 1
 
     async def _work(self) -> None:
         while self._next is not None:

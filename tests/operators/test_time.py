@@ -495,3 +495,13 @@ def test_bad_sizes_and_options(build, error):
 )
 def test_labels(build, label):
     assert build(Stream())._describe() == label
+
+
+def test_latest_without_a_consumer_holds_the_newest_elements_ref():
+    source = Stream()
+    source.latest()
+    first, second = streams.RefCounter(), streams.RefCounter()
+    source.emit(1, metadata=[{"ref": first}])
+    assert first.count == 1  # held: nothing has taken it
+    source.emit(2, metadata=[{"ref": second}])
+    assert (first.count, second.count) == (0, 1)  # superseded: let go
