@@ -65,6 +65,21 @@ class Accumulate(Stream[Any]):
         return funcname(self.func)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        if self.returns_state or self.with_state:
+            return self._update_with_state(x, who, metadata)
+        state = self.state
+        if state is NO_START:
+            state = x
+        else:
+            try:
+                state = self._call(state, x)
+            except Exception as exc:
+                return self._failed(exc, x, who, metadata)
+        self.state = self.current_value = state
+        return self._push(state, self, metadata)
+
+    def _update_with_state(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> Any:
+        """``update`` when ``func`` returns ``(state, result)`` or the state is emitted too."""
         if self.state is NO_START:
             state = result = x
         else:
