@@ -92,6 +92,7 @@ class FromMQTT(Source[Any]):
                     if message.qos > 0 and self.qos > 0:
                         ack = _acker(client, message, listener, session)
                     await self._deliver(message, ack)
+            await self.until_drained()  # shutdown(): acknowledge what the drain delivers
         finally:
             self.subscribed = False
             client.disconnect()

@@ -172,6 +172,31 @@ async def test_qos_1_messages_that_failed_are_sent_again_to_a_persistent_session
 
 
 @pytest.mark.real_time
+async def test_shutdown_acknowledges_what_the_drain_delivered(mqtt_broker):
+    topic = unique()
+    session = {"client_id": uuid.uuid4().hex, "clean_session": False}
+
+    def reader():
+        return Stream.from_mqtt(*mqtt_broker, topic, qos=1, decode="utf-8", client_kwargs=session)
+
+    first = reader()
+    held = first.timed_window(3600).sink_to_list()  # holds the messages until drained
+    got = first.sink_to_list()
+    await subscribed(first)
+    await publish(mqtt_broker, topic, "a", "b", qos=1)
+    await until(lambda: got == ["a", "b"])
+    await first.shutdown(timeout=10)  # stop reading, deliver, acknowledge, disconnect
+    assert held == [["a", "b"]]
+
+    second = reader()  # a session that gets back whatever was not acknowledged
+    again = second.sink_to_list()
+    await subscribed(second)
+    await publish(mqtt_broker, topic, "c", qos=1)
+    await until(lambda: again == ["c"])  # "a" and "b" are not sent again
+    await stop(second)
+
+
+@pytest.mark.real_time
 async def test_stop_is_quick_and_closes_everything(mqtt_broker):
     source = Stream.from_mqtt(*mqtt_broker, unique())
     await subscribed(source)

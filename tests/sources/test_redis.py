@@ -397,3 +397,17 @@ def test_the_docstring_example_runs_against_a_server(redis_url):
 def test_the_guide_example_runs_against_a_server(redis_url):
     text = (DOCS / "guide" / "connectors" / "redis.rst").read_text()
     run_example(text, "redis.rst", redis_url, "guide-")
+
+
+@pytest.mark.real_time
+async def test_shutdown_delivers_what_was_read_and_acknowledges_it(redis_url):
+    key = unique()
+    await add(redis_url, key, {"n": 1}, {"n": 2})
+    source = Stream.from_redis_stream(key, redis_url, group="g", from_start=True)
+    held = source.timed_window(3600).sink_to_list()  # holds elements until drained
+    got = source.sink_to_list()
+    source.start()
+    await until(lambda: len(got) == 2)
+    await source.shutdown(timeout=10)  # one call: stop reading, deliver, acknowledge
+    assert source.done and [len(w) for w in held] == [2]
+    assert await pending(redis_url, key, "g") == 0
