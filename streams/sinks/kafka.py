@@ -165,10 +165,22 @@ class ToKafka(Sink[Any]):
         await asyncio.wait(due)
         return True
 
+    async def _aclose(self) -> None:
+        """Close on the loop without blocking it (what ``destroy()`` uses, see
+        :mod:`streams.teardown`): the client's final flush, which serves the delivery
+        reports of what is out for at most ``CLOSE_TIMEOUT`` seconds, runs in a worker
+        thread."""
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await asyncio.to_thread(self._flush_client, producer)
+
     def _close(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is None:
-            return
+        if producer is not None:
+            self._flush_client(producer)
+
+    def _flush_client(self, producer: Any) -> None:
+        """Flush ``producer``; after ``CLOSE_TIMEOUT`` drop (and so fail) what is left."""
         if producer.flush(CLOSE_TIMEOUT):  # serves the delivery reports of what is out
             log.warning(
                 "%s: dropping undelivered messages after %gs", self._describe(), CLOSE_TIMEOUT

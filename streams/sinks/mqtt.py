@@ -213,6 +213,11 @@ class ToMQTT(Sink[Any]):
         with self._lock:
             self._sent.pop(mid, None)
 
+    def _held_count(self) -> int:
+        """Messages published and not yet confirmed by the broker."""
+        with self._lock:
+            return len(self._sent)
+
     async def _flush(self) -> bool:
         with self._lock:
             pending = [fut for fut, _ in self._sent.values()]

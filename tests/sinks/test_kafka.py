@@ -206,6 +206,35 @@ async def test_drain_and_destroy_flush_what_is_outstanding(kafka_cluster, reader
     sink.destroy()  # idempotent
 
 
+@pytest.mark.real_time
+async def test_destroy_with_an_unreachable_broker_keeps_the_loop_running(monkeypatch, caplog):
+    import services
+
+    import streams.sinks.kafka
+
+    monkeypatch.setattr(streams.sinks.kafka, "CLOSE_TIMEOUT", 0.5)
+    source = Stream()
+    unreachable = {"bootstrap.servers": f"127.0.0.1:{services.free_port()}", "log_level": 0}
+    sink = source.to_kafka("out", unreachable)
+    errors = sink.errors().sink_to_list()
+    source.emit(b"lost")  # not awaited: it can never be delivered
+    ticks = 0
+
+    async def tick():
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticking = asyncio.create_task(tick())
+    sink.destroy()
+    await source.drain()  # the close gives up after CLOSE_TIMEOUT
+    ticking.cancel()
+    assert ticks >= 5  # a close blocking the loop for 0.5 s would leave it at 0 or 1
+    assert [e.element for e in errors] == [b"lost"]  # purged: reported, not dropped
+    assert "dropping undelivered messages after 0.5s" in caplog.text
+
+
 def test_a_plain_script_blocks_until_delivered(kafka_cluster):
     source = Stream()
     sink = source.to_kafka("out", config(kafka_cluster))
