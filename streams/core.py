@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import types
 from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from . import plugins
+from ._emit import compile_emit
 from ._util import identity
 from .display import DisplayMethods
 from .errors import ErrorPolicy, check_policy
@@ -130,6 +132,8 @@ class Stream(
     upstreams: list[Stream[Any]]
     _downs: tuple[Stream[Any], ...]
     _push: Push
+    _fast: Push | None  # what upstreams call instead of update (see _compiled)
+    _push_cell: types.CellType | None  # where _fast finds _push
     _graph_turn: Turn  # the graph's (set by Runtime.add): threads pushing inline take turns
     _turn_free: list[Turn]  # its token list (``_graph_turn.free``), read by emit
 
@@ -151,6 +155,8 @@ class Stream(
         self.upstreams = []
         self._downs = ()
         self._push = drop
+        self._fast = self._compiled()
+        self._push_cell = None if self._fast is None else _push_cell(self._fast)
         if upstreams is not None:
             ups = list(upstreams)
         elif upstream is not None:
@@ -357,14 +363,54 @@ class Stream(
                 return
 
     def _rewire(self) -> None:
-        """Recompute ``_push`` after the set of downstreams changed."""
+        """Recompute ``_push`` after the set of downstreams changed.
+
+        A single downstream is called through its compiled push when it has one (see
+        :meth:`_compiled`); this node's own compiled push is repointed to the new push.
+        """
         downs = self._downs
+        push: Push
         if not downs:
-            self._push = drop
+            push = drop
         elif len(downs) == 1:
-            self._push = downs[0].update
+            down = downs[0]
+            push = down.update if down._fast is None else down._fast
         else:
-            self._push = self._emit_many
+            push = self._emit_many
+        self._push = push
+        if self._push_cell is not None:
+            self._push_cell.cell_contents = push
+        self._refresh_emit()
+
+    def _refresh_emit(self) -> None:
+        """Keep this node's compiled ``emit`` in step with its graph state: one for a
+        graph without a loop, none (the method) otherwise (see :mod:`streams._emit`)."""
+        if self._home is None and type(self).emit is Stream.emit:
+            setattr(self, "emit", compile_emit(self))  # noqa: B010 -- shadows the method
+        elif "emit" in vars(self):
+            delattr(self, "emit")
+
+    def _compiled(self) -> Push | None:
+        """A closure that does exactly what ``update`` does, with what it calls bound in,
+        or ``None`` to be called through ``update``.
+
+        This is how the common operators (``map``, ``filter``, ``accumulate``, ``sink``,
+        ``sink_to_list``, a plain node) save the attribute look-ups of a method call on
+        the hot path; upstreams call it instead of ``update``. It is built once, with the
+        node, and calls the node's push through a free variable named ``push``, which
+        :meth:`_rewire` repoints whenever the downstreams change (so the closure, which
+        upstreams hold, never goes stale). A subclass that overrides ``update`` must
+        not inherit it: each implementation checks ``type(self).update`` first.
+        """
+        if type(self).update is not Stream.update:
+            return None
+        node, push = self, self._push
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            node.current_value = x
+            return push(x, node, metadata)
+
+        return update
 
     def _emit_many(self, x: Any, who: Stream[Any], metadata: Metadata) -> Any:
         pending: list[Any] | None = None
@@ -714,3 +760,12 @@ async def _blocked(work: Coroutine[Any, Any, None]) -> None:
     that thread (see :class:`~streams.BackpressureError`)."""
     BLOCKED_EMITTER.set(True)  # this task's own context
     await work
+
+
+def _push_cell(fast: Push) -> types.CellType | None:
+    """The cell of the free variable ``push`` of a compiled push (see ``_compiled``);
+    ``None`` for one that pushes nothing on (a sink)."""
+    code, cells = fast.__code__, fast.__closure__
+    if cells is None or "push" not in code.co_freevars:
+        return None
+    return cells[code.co_freevars.index("push")]

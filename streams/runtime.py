@@ -139,6 +139,7 @@ class Runtime:
         node._graph_turn = self.turn
         node._turn_free = self.turn.free
         node.asynchronous = self.asynchronous
+        node._refresh_emit()
         if not self.watched and type(node)._held_count is not RuntimeMethods._held_count:
             watch(self)  # a node that holds elements: the exit drain must know the graph
 
@@ -191,6 +192,7 @@ class Runtime:
         self.asynchronous = value
         for node in list(self.nodes):
             node.asynchronous = value
+            node._refresh_emit()
 
     def need_loop(self, node: Stream[Any]) -> None:
         """``node`` needs an event loop; bind the running one if there is one.
@@ -211,6 +213,7 @@ class Runtime:
         else:
             for n in list(self.nodes):
                 n._home = UNBOUND
+                n._refresh_emit()
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         """Run the graph on ``loop`` from now on, and start what waited for a loop."""
@@ -226,6 +229,7 @@ class Runtime:
             watch(self)
         for node in list(self.nodes):
             node._home = loop
+            node._refresh_emit()
         for user in list(self.loop_users):
             self._start(user)
 

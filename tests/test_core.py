@@ -490,3 +490,59 @@ def test_sync_graph_starts_no_thread():
     for i in range(10):
         source.emit(i)
     assert {t.name for t in threading.enumerate()} == before
+
+
+def test_compiled_pushes_follow_every_rewiring():
+    source = Stream()
+    doubled = source.map(lambda x: 2 * x)
+    kept = doubled.filter(lambda x: x > 2)
+    first = kept.sink_to_list()
+    source.emit(1)
+    source.emit(2)
+    second = kept.accumulate(lambda a, b: a + b).sink_to_list()  # now a fan-out
+    source.emit(3)
+    first.node.destroy()  # one downstream again
+    source.emit(4)
+    other = Stream()
+    other.connect(doubled)  # a second upstream of a compiled node
+    other.emit(5)
+    doubled.disconnect(kept)  # nothing downstream of doubled: drops
+    source.emit(6)
+    assert first == [4, 6]
+    assert second == [6, 14, 24]
+    assert doubled.current_value == 12
+
+
+def test_a_subclass_overriding_update_is_called_through_it():
+    from streams.operators.transform import Map
+
+    class Loud(Map):
+        def update(self, x, who=None, metadata=()):
+            return super().update(f"<{x}>", who, metadata)
+
+    source = Stream()
+    out = Loud(source, str.upper).sink_to_list()
+    source.emit("a")
+    assert out == ["<A>"]
+
+
+def test_emit_follows_the_graph_it_joins():
+    source = Stream()
+    out = source.map(str).sink_to_list()
+    assert source.emit(1) is None
+    other = Stream(asynchronous=True)
+    other.connect(source)  # the merged graph is asynchronous: emit gives an awaitable
+    result = source.emit(2)
+    assert result is not None and hasattr(result, "__await__")
+    assert out == ["1", "2"]
+
+
+async def test_emit_follows_the_graph_getting_a_loop():
+    source = Stream()
+    out = source.sink_to_list()
+    source.emit(1)  # no loop yet: pushed inline
+    windows = source.timed_window(1.0).sink_to_list()  # needs a loop: binds this one
+    assert source.loop is not None
+    await source.emit(2)
+    await asyncio.sleep(1.5)
+    assert out == [1, 2] and windows == [[2]]

@@ -25,7 +25,7 @@ from .._util import (
 )
 from ..core import Stream
 from ..errors import ErrorPolicy
-from ..protocol import Metadata, release_after
+from ..protocol import Metadata, Push, release_after
 from ..refs import release_refs, retain_refs
 
 __all__ = ["Accumulate", "Collect", "Frequencies", "Partition", "PartitionUnique", "SlidingWindow"]
@@ -77,6 +77,26 @@ class Accumulate(Stream[Any]):
                 return self._failed(exc, x, who, metadata)
         self.state = self.current_value = state
         return self._push(state, self, metadata)
+
+    def _compiled(self) -> Push | None:
+        if type(self).update is not Accumulate.update or self.returns_state or self.with_state:
+            return None
+        node, call, push, failed = self, self._call, self._push, self._failed
+        no_start = NO_START
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            state = node.state
+            if state is no_start:
+                state = x
+            else:
+                try:
+                    state = call(state, x)
+                except Exception as exc:
+                    return failed(exc, x, who, metadata)
+            node.state = node.current_value = state
+            return push(state, node, metadata)
+
+        return update
 
     def _update_with_state(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> Any:
         """``update`` when ``func`` returns ``(state, result)`` or the state is emitted too."""

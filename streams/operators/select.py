@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from .._util import bind, check_arguments, funcname, identity, positive_int
 from ..core import Stream
 from ..errors import ErrorPolicy
-from ..protocol import Metadata
+from ..protocol import Metadata, Push
 
 __all__ = ["Filter", "Remove", "Slice", "Unique"]
 
@@ -62,6 +62,23 @@ class Filter(Stream[T]):
             self.current_value = x
             return self._push(x, self, metadata)
         return None
+
+    def _compiled(self) -> Push | None:
+        if type(self).update is not Filter.update:
+            return None
+        node, call, push, failed = self, self._call, self._push, self._failed
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            try:
+                keep = call(x)
+            except Exception as exc:
+                return failed(exc, x, who, metadata)
+            if keep:
+                node.current_value = x
+                return push(x, node, metadata)
+            return None
+
+        return update
 
 
 class Remove(Filter[T]):

@@ -13,7 +13,7 @@ from .._util import annotate, bind, check_arguments, funcname, positive_int
 from ..core import Stream
 from ..errors import ErrorPolicy, Retry
 from ..loop import running_loop
-from ..protocol import Metadata, push_each
+from ..protocol import Metadata, Push, push_each
 from ..refs import retain_refs
 from ..runtime import retrying
 from ._worker import BoundedWorker
@@ -69,6 +69,21 @@ class Map(_Apply[R]):
             return self._failed(exc, x, who, metadata)
         self.current_value = y
         return self._push(y, self, metadata)
+
+    def _compiled(self) -> Push | None:
+        if type(self).update is not Map.update:
+            return None
+        node, call, push, failed = self, self._call, self._push, self._failed
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            try:
+                y = call(x)
+            except Exception as exc:
+                return failed(exc, x, who, metadata)
+            node.current_value = y
+            return push(y, node, metadata)
+
+        return update
 
 
 class Starmap(_Apply[R]):

@@ -11,7 +11,7 @@ from typing import IO, Any, TypeVar
 from .._util import bind, check_arguments, funcname
 from ..core import Stream
 from ..loop import running_loop
-from ..protocol import Metadata, wait
+from ..protocol import Metadata, Push, wait
 from .base import Sink
 
 __all__ = ["FuncSink", "ListSink", "SinkList", "TextFileSink", "sink_to_file"]
@@ -60,6 +60,24 @@ class FuncSink(Sink[T]):
             return None
         return self._finish(r, x, who, metadata)
 
+    def _compiled(self) -> Push | None:
+        if type(self).update is not FuncSink.update or self._needs_loop:
+            return None
+        node, call, failed, finish = self, self._call, self._failed, self._finish
+        isawaitable = inspect.isawaitable
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            try:
+                r = call(x)
+            except Exception as exc:
+                return failed(exc, x, who, metadata)
+            node.current_value = x
+            if r is None or not isawaitable(r):
+                return None
+            return finish(r, x, who, metadata)
+
+        return update
+
     async def _update_on_loop(self, x: Any, who: Stream[Any] | None, metadata: Metadata) -> None:
         """``update`` in the loop that runs this coroutine (the emitter's pending work)."""
         await wait(self.update(x, who, metadata))
@@ -93,6 +111,17 @@ class ListSink(Sink[T]):
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
         self.current_value = x
         self._append(x)
+
+    def _compiled(self) -> Push | None:
+        if type(self).update is not ListSink.update:
+            return None
+        node, append = self, self._append
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
+            node.current_value = x
+            append(x)
+
+        return update
 
 
 class TextFileSink(Sink[str]):
