@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, TypeVar
 
 from . import plugins
-from ._emit import compile_emit
+from ._emit import compile_emit, refresh_emit
 from ._util import identity
 from .display import DisplayMethods
 from .errors import ErrorPolicy, check_policy
@@ -134,6 +134,7 @@ class Stream(
     _push: Push
     _fast: Push | None  # what upstreams call instead of update (see _compiled)
     _push_cell: types.CellType | None  # where _fast finds _push
+    _emit_cells: dict[str, types.CellType] | None = None  # what a compiled emit reads
     _graph_turn: Turn  # the graph's (set by Runtime.add): threads pushing inline take turns
     _turn_free: list[Turn]  # its token list (``_graph_turn.free``), read by emit
 
@@ -182,6 +183,8 @@ class Stream(
                 probe.asynchronous = up._runtime.asynchronous
         self.asynchronous = asynchronous
         self._home: Any = runtime.loop
+        if not ups and type(self).emit is Stream.emit:  # a head: emit compiled (_emit.py)
+            self.emit, self._emit_cells = compile_emit(self)  # type: ignore[method-assign]
         runtime.add(self)
         for up in ups:
             up.connect(self)
@@ -383,12 +386,11 @@ class Stream(
         self._refresh_emit()
 
     def _refresh_emit(self) -> None:
-        """Keep this node's compiled ``emit`` in step with its graph state: one for a
-        graph without a loop, none (the method) otherwise (see :mod:`streams._emit`)."""
-        if self._home is None and type(self).emit is Stream.emit:
-            setattr(self, "emit", compile_emit(self))  # noqa: B010 -- shadows the method
-        elif "emit" in vars(self):
-            delattr(self, "emit")
+        """Keep this node's compiled ``emit``, if it has one, in step with its graph
+        state (see :mod:`streams._emit`)."""
+        cells = self._emit_cells
+        if cells is not None:
+            refresh_emit(self, cells)
 
     def _compiled(self) -> Push | None:
         """A closure that does exactly what ``update`` does, with what it calls bound in,

@@ -546,3 +546,33 @@ async def test_emit_follows_the_graph_getting_a_loop():
     await source.emit(2)
     await asyncio.sleep(1.5)
     assert out == [1, 2] and windows == [[2]]
+
+
+def test_an_emit_taken_before_the_graph_was_built_reaches_it():
+    source = Stream()
+    emit = source.emit  # a callback registered before the graph exists
+    out = source.map(str).sink_to_list()
+    emit(1)
+    more = source.map(lambda x: -x).sink_to_list()
+    emit(2)
+    assert out == ["1", "2"] and more == [-2]
+
+
+async def test_an_emit_taken_before_the_graph_got_a_loop_hands_elements_to_it():
+    source = Stream()
+    emit = source.emit
+    windows = source.timed_window(1.0).sink_to_list()  # the graph gets this loop
+    await emit(1)
+    await asyncio.sleep(1.5)
+    assert windows == [[1]]
+
+
+def test_an_emit_taken_in_a_script_before_the_graph_needed_a_loop():
+    source = Stream()
+    emit = source.emit
+    seen = []
+    source.timed_window(0.01).sink(seen.append)  # runs on the background loop
+    emit(1)
+    source.drain()
+    assert [x for w in seen for x in w] == [1]
+    assert threading.current_thread() is threading.main_thread()
