@@ -290,11 +290,14 @@ def main(argv: list[str] | None = None) -> dict:
         for g in results
     }
     print("## Targets\n")
+    floor_target = {"A": 1.8, "B": 1.6}  # issue 8; the goal is 1.5 on both
     for g, s in summary.items():
-        parts = [f"streams/closures = {s['streams_over_closures']:.2f} (target <= 2.5)"]
+        target = floor_target.get(g, 2.5)
+        parts = [f"streams/closures = {s['streams_over_closures']:.2f} (target <= {target})"]
         if "streamz_over_streams" in s:
-            parts.append(f"streamz/streams = {s['streamz_over_streams']:.1f} (target >= 10)")
-        parts.append(f"await emit / emit = {s['async_over_sync']:.2f} (target <= 1.5)")
+            parts.append(f"streamz/streams = {s['streamz_over_streams']:.1f} (target >= 15)")
+        # informative: a faster synchronous emit raises it (docs/performance.rst)
+        parts.append(f"await emit / emit = {s['async_over_sync']:.2f}")
         if "source_over_sync" in s:
             parts.append(f"from_iterable / emit = {s['source_over_sync']:.2f} (target <= 1.5)")
         print(f"- graph {g}: " + "; ".join(parts))
