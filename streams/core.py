@@ -543,6 +543,8 @@ class Stream(
         >>> seen
         ['0', '1', '2']
         """
+        # A node heading a graph runs the compiled copy of this method instead, while
+        # the graph has no loop (streams/_emit.py); this is the general form.
         home = self._home
         if home is None:  # no loop: push here, taking turns with other threads (turns.py)
             free = self._turn_free
@@ -551,14 +553,7 @@ class Stream(
             except IndexError:  # another thread pushes, or this one further up its stack
                 return self._enter(functools.partial(self._push_in, x, metadata), asynchronous)
             try:
-                self.current_value = x
-                if metadata:
-                    retain_refs(metadata)
-                    # If the push raises, the refs stay retained: a failed element is
-                    # never acknowledged.
-                    r = release_after(self._push(x, self, metadata), metadata)
-                else:
-                    r = self._push(x, self, ())
+                r = self._push_in(x, metadata)
             finally:  # given back before waiting for pending work
                 free.append(held)  # type: ignore[arg-type]
                 held = None
@@ -573,18 +568,14 @@ class Stream(
         elif home is not _get_running_loop():
             return self._elsewhere(functools.partial(self._push_in, x, metadata), asynchronous)
         else:  # the graph's own loop, where every push of the graph runs
-            self.current_value = x
-            if metadata:
-                retain_refs(metadata)
-                r = release_after(self._push(x, self, metadata), metadata)
-            else:
-                r = self._push(x, self, ())
+            r = self._push_in(x, metadata)
             if r is None:  # home is the running loop here
                 return DONE_CACHE[1] if DONE_CACHE[0] is home else done_on(home)  # type: ignore[arg-type]
         return self._settle(r, asynchronous or bool(self.asynchronous))
 
     def _push_in(self, x: Any, metadata: Metadata | None) -> Any:
-        """Push ``x`` in at this node, here and now; return the pending work."""
+        """Push ``x`` in at this node, here and now; return the pending work. If the push
+        raises, the refs stay retained: a failed element is never acknowledged."""
         self.current_value = x
         if not metadata:
             return self._push(x, self, ())
