@@ -14,6 +14,7 @@ from ..sources.mqtt import (
     RECONNECT_MIN,
     check_broker,
     check_client_kwargs,
+    close_socket,
     mqtt_client,
 )
 from .base import Sink
@@ -163,6 +164,7 @@ class ToMQTT(Sink[Any]):
         await asyncio.to_thread(client.connect, self.host, self.port, self.keepalive)
         if self._closed:
             client.disconnect()
+            close_socket(client)  # no loop ever ran to send the DISCONNECT
             return
         self._client = client
         client.loop_start()
@@ -234,6 +236,7 @@ class ToMQTT(Sink[Any]):
             return
         client.disconnect()
         client.loop_stop()
+        close_socket(client)
         self._up = False
         with self._lock:
             pending, self._sent = list(self._sent.values()), {}

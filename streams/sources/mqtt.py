@@ -97,6 +97,7 @@ class FromMQTT(Source[Any]):
             self.subscribed = False
             client.disconnect()
             await asyncio.to_thread(client.loop_stop)
+            close_socket(client)
 
     async def _connect(self, client: Client) -> bool:
         """Connect, retrying with backoff; ``False`` if stopped first."""
@@ -286,3 +287,11 @@ def _acker(
             client.ack(message.mid, message.qos)
 
     return acknowledge
+
+
+def close_socket(client: Client) -> None:
+    """Close the client's socket if paho's thread stopped before it sent the DISCONNECT
+    (and so before it closed the socket itself): no socket outlives the client."""
+    sock = client.socket()
+    if sock is not None:
+        sock.close()

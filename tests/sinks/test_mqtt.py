@@ -14,6 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from streams import ErrorRecord, Stream
 from streams.methods.mqtt import MqttMethods
 from streams.sinks.mqtt import ToMQTT
+from streams.sources.mqtt import close_socket
 from streams.testing import check_sink
 
 
@@ -41,6 +42,7 @@ class Subscriber:
     async def __aexit__(self, *exc):
         self.client.disconnect()
         await asyncio.to_thread(self.client.loop_stop)
+        close_socket(self.client)  # paho may stop before its DISCONNECT closed it
 
 
 # ------------------------------------------------------------------ conformance
