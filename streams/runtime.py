@@ -164,7 +164,6 @@ class Runtime:
         if other is self:
             return
         self.check_compatible(other)
-        before = (self.home, self.asynchronous)
         newly_bound = self.loop is None and other.loop is not None
         unstarted = list(self.loop_users) if newly_bound else list(other.loop_users)
         if self.loop is None:
@@ -180,10 +179,7 @@ class Runtime:
             watch(self)
         for user in other.loop_users:
             self.loop_users.add(user)
-        # this graph's own nodes need telling only if what they cache changed, so that
-        # building a long chain one node at a time stays linear
-        changed = (self.home, self.asynchronous) != before
-        for node in list(other.nodes) + (list(self.nodes) if changed else []):
+        for node in list(other.nodes) + list(self.nodes):
             self.add(node)
         if self.loop is not None and (newly_bound or other.loop is None):
             for user in unstarted:
