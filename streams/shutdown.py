@@ -569,30 +569,28 @@ def _exit_drain() -> None:
         return
     enabled, timeout = _current()
     interrupted = not _join_other_threads()
+    graphs = [(rt, nodes) for rt in _snapshot() if (nodes := _all_nodes(rt))]
+    futures: dict[int, concurrent.futures.Future[Report]] = {}
+    try:  # a second Ctrl-C or a SIGTERM, whenever it comes: stop waiting, report
+        for runtime, nodes in graphs:
+            loop = runtime.loop
+            if loop is not None and not loop.is_closed() and loop.is_running() and not interrupted:
+                coro = shut(runtime, nodes, timeout if enabled else 0.0, drain=enabled)
+                futures[id(runtime)] = asyncio.run_coroutine_threadsafe(coro, loop)
+        if futures:
+            concurrent.futures.wait(futures.values(), timeout=timeout + CLOSE_GRACE + 1.0)
+    except BaseException:
+        interrupted = True
     reports: list[Report] = []
-    futures: dict[concurrent.futures.Future[Report], tuple[Runtime, list[Stream[Any]]]] = {}
-    for runtime in _snapshot():
-        nodes = _all_nodes(runtime)
-        if not nodes:
+    for runtime, nodes in graphs:
+        future = futures.get(id(runtime))
+        ok = future is not None and future.done() and not future.cancelled()
+        if ok and future.exception() is None:  # type: ignore[union-attr]
+            reports.append(future.result())  # type: ignore[union-attr]
             continue
-        loop = runtime.loop
-        if loop is not None and not loop.is_closed() and loop.is_running() and not interrupted:
-            coro = shut(runtime, nodes, timeout if enabled else 0.0, drain=enabled)
-            futures[asyncio.run_coroutine_threadsafe(coro, loop)] = (runtime, nodes)
-        else:  # nothing runs the graph any more: say what it holds
-            reports.append(report(runtime, nodes))
-    if futures:
-        try:
-            concurrent.futures.wait(futures, timeout=timeout + CLOSE_GRACE + 1.0)
-        except BaseException:  # a second Ctrl-C, a SIGTERM: stop waiting, report
-            interrupted = True
-        for future, (runtime, nodes) in futures.items():
-            if future.done() and not future.cancelled() and future.exception() is None:
-                reports.append(future.result())
-            else:
-                late = report(runtime, nodes)
-                late.timed_out = True
-                reports.append(late)
+        late = report(runtime, nodes)  # nothing runs the graph any more, or it ran late
+        late.timed_out = future is not None
+        reports.append(late)
     _print(reports, enabled, timeout, interrupted)
 
 
