@@ -88,7 +88,7 @@ _STATE = ("push", "free", "node_async", "home")
 def refresh_emit(node: Stream[Any], cells: dict[str, CellType]) -> None:
     """Point a compiled emit at the node's current graph state."""
     cells["push"].cell_contents = node._push
-    cells["free"].cell_contents = getattr(node, "_turn_free", [])
+    cells["free"].cell_contents = node._graph_turn.free if hasattr(node, "_graph_turn") else []
     cells["node_async"].cell_contents = getattr(node, "asynchronous", None)
     cells["home"].cell_contents = getattr(node, "_home", None)
 

@@ -136,7 +136,6 @@ class Stream(
     _push_cell: types.CellType | None  # where _fast finds _push
     _emit_cells: dict[str, types.CellType] | None = None  # what a compiled emit reads
     _graph_turn: Turn  # the graph's (set by Runtime.add): threads pushing inline take turns
-    _turn_free: list[Turn]  # its token list (``_graph_turn.free``), read by emit
 
     def __init__(
         self,
@@ -547,24 +546,7 @@ class Stream(
         # the graph has no loop (streams/_emit.py); this is the general form.
         home = self._home
         if home is None:  # no loop: push here, taking turns with other threads (turns.py)
-            free = self._turn_free
-            try:
-                held: Turn | None = free.pop()
-            except IndexError:  # another thread pushes, or this one further up its stack
-                return self._enter(functools.partial(self._push_in, x, metadata), asynchronous)
-            try:
-                r = self._push_in(x, metadata)
-            finally:  # given back before waiting for pending work
-                free.append(held)  # type: ignore[arg-type]
-                held = None
-                if self._graph_turn.waiting:
-                    self._graph_turn.wake()
-            if r is None:
-                loop = _get_running_loop()
-                if loop is None:
-                    return DONE if asynchronous or self.asynchronous else None
-                # inside a loop: something to await, so `await source.emit(x)` works
-                return DONE_CACHE[1] if DONE_CACHE[0] is loop else done_on(loop)
+            return self._enter(functools.partial(self._push_in, x, metadata), asynchronous)
         elif home is not _get_running_loop():
             return self._elsewhere(functools.partial(self._push_in, x, metadata), asynchronous)
         else:  # the graph's own loop, where every push of the graph runs

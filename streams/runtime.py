@@ -137,7 +137,6 @@ class Runtime:
         node._runtime = self
         node._home = self.home
         node._graph_turn = self.turn
-        node._turn_free = self.turn.free
         node.asynchronous = self.asynchronous
         node._refresh_emit()
         if not self.watched and type(node)._held_count is not RuntimeMethods._held_count:
@@ -361,21 +360,27 @@ _EMIT_CODES: set[Any] = set()
 def _inside_emit() -> bool:
     """Whether the calling thread is inside two or more entry points (a re-entrant emit).
 
-    Only called on the slow path of a plain thread with pending work; it looks at the
-    stack rather than keeping a count on the hot path.
+    The entry points are ``Stream.emit``, its compiled form (``streams._emit``) and
+    ``Stream._enter``; an ``_enter`` called by an emit is part of that emit. Only called
+    on the slow path of a plain thread with pending work; it looks at the stack rather
+    than keeping a count on the hot path.
     """
     if not _EMIT_CODES:
+        from ._emit import emit_code
         from .core import Stream
 
-        _EMIT_CODES.add(Stream.emit.__code__)
-        _EMIT_CODES.add(Stream._enter.__code__)
+        _EMIT_CODES.update((Stream.emit.__code__, emit_code(), Stream._enter.__code__))
+    enter = next(c for c in _EMIT_CODES if c.co_name == "_enter")
     frame: types.FrameType | None = sys._getframe(1)
     seen = 0
     while frame is not None:
-        if frame.f_code in _EMIT_CODES:
-            seen += 1
-            if seen > 1:
-                return True
+        code = frame.f_code
+        if code in _EMIT_CODES:
+            back = frame.f_back
+            if not (code is enter and back is not None and back.f_code in _EMIT_CODES):
+                seen += 1
+                if seen > 1:
+                    return True
         frame = frame.f_back
     return False
 

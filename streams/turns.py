@@ -105,9 +105,7 @@ class Turn:
         """Whether a frame further up this thread's stack holds this turn."""
         if not _HOLDERS:
             from ._emit import emit_code
-            from .core import Stream
 
-            _HOLDERS.add(Stream.emit.__code__)
             _HOLDERS.add(emit_code())
             _HOLDERS.add(Turn.run.__code__)
         frame: types.FrameType | None = sys._getframe(1)

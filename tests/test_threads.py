@@ -262,3 +262,22 @@ def test_an_emit_while_another_thread_is_binding_the_graph():
     assert source._home is UNBOUND
     source.emit(1)
     assert out == [1]
+
+
+def test_a_sink_emitting_into_its_own_head_with_async_work_does_not_block():
+    source = Stream()
+    written = []
+
+    async def write(x):
+        await asyncio.sleep(0)
+        written.append(x)
+
+    def echo(x):
+        if x < 3:
+            source.emit(x + 1)  # re-entrant: the outer emit's turn is further up the stack
+
+    source.sink(write)
+    source.sink(echo)
+    source.emit(0)
+    source.drain()
+    assert sorted(written) == [0, 1, 2, 3]
