@@ -38,6 +38,7 @@ from .methods.select import SelectMethods
 from .methods.sinks import SinkMethods
 from .methods.sources import SourceMethods
 from .methods.sql import SqlMethods
+from .methods.tables import TableMethods
 from .methods.time import TimeMethods
 from .methods.transform import TransformMethods
 from .plugins import PluginMeta, PluginMethods
@@ -86,6 +87,7 @@ class Stream(
     MqttMethods[T],
     SqlMethods[T],
     DaskMethods[T],
+    TableMethods,
     metaclass=PluginMeta,
 ):
     """A node of a stream graph; a bare ``Stream()`` is a source you push data into.

@@ -1,0 +1,372 @@
+"""Streaming collections: a stream whose elements are batches (lists, DataFrames) of rows.
+
+A :class:`Streaming` collection pairs a :class:`~streams.Stream` of batches with an
+``example``, an empty batch of the same kind, so operations know the shape of what they
+produce before any data arrives. :class:`Batch` is the collection of plain Python lists;
+:mod:`streams.dataframe` adds pandas DataFrames and Series.
+
+Working per batch rather than per element pays the graph's per-element cost once for many
+rows, which is how a Python pipeline reaches the speed of the libraries it calls.
+
+Examples
+--------
+>>> from streams.collection import Batch
+>>> batches = Batch()
+>>> total = batches.filter(lambda x: x % 2 == 0).sum()
+>>> results = total.stream.sink_to_list()
+>>> batches.emit([1, 2, 3, 4])
+>>> batches.emit([6])
+>>> results
+[6, 12]
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from .core import Stream
+
+__all__ = ["Batch", "Streaming", "map_partitions"]
+
+_NO_START = object()
+
+# (test, class) pairs: the collection type wrapping a stream whose example passes test;
+# streams.dataframe adds its own when imported. Checked last registered first.
+_WRAPPERS: list[tuple[Callable[[Any], bool], type[Streaming]]] = []
+
+
+def register_wrapper(test: Callable[[Any], bool], cls: type[Streaming]) -> None:
+    """Make ``cls`` the collection type of streams whose example passes ``test``."""
+    _WRAPPERS.insert(0, (test, cls))
+
+
+def wrap(stream: Stream[Any], example: Any, stream_type: str | None = None) -> Streaming:
+    """The collection of the right type around ``stream``, judged by its ``example``."""
+    for test, cls in _WRAPPERS:
+        if test(example):
+            return cls(stream, example, stream_type=stream_type)
+    return Streaming(stream, example, stream_type=stream_type)
+
+
+def _example(arg: Any) -> Any:
+    return arg.example if isinstance(arg, Streaming) else arg
+
+
+def map_partitions(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Streaming:
+    """Apply ``func`` batch by batch to several collections (and constants) at once.
+
+    The streams of the collections among ``args`` are zipped, so their batches are paired
+    in order; the other arguments are passed through unchanged. The result's example is
+    ``func`` applied to the examples.
+
+    Examples
+    --------
+    >>> import operator
+    >>> from streams.collection import Batch, map_partitions
+    >>> a = Batch()
+    >>> pairs = map_partitions(lambda xs, n: [x * n for x in xs], a, 10)
+    >>> out = pairs.stream.sink_to_list()
+    >>> a.emit([1, 2])
+    >>> out
+    [[10, 20]]
+    """
+    collections = [a for a in args if isinstance(a, Streaming)]
+    if not collections:
+        raise TypeError("map_partitions: no streaming collection among the arguments")
+    example = func(*map(_example, args), **kwargs)
+    if len(collections) == 1:
+        index = next(i for i, a in enumerate(args) if isinstance(a, Streaming))
+        before, after = args[:index], args[index + 1 :]
+        if not before and not kwargs:
+            stream = collections[0].stream.map(func, *after)
+        else:
+            stream = collections[0].stream.map(lambda b: func(*before, b, *after, **kwargs))
+    else:
+        slots = [i for i, a in enumerate(args) if isinstance(a, Streaming)]
+        template = list(args)
+
+        def apply(batches: tuple[Any, ...]) -> Any:
+            filled = list(template)
+            for slot, batch in zip(slots, batches, strict=True):
+                filled[slot] = batch
+            return func(*filled, **kwargs)
+
+        first, *rest = (c.stream for c in collections)
+        stream = first.zip(*rest).map(apply)
+    kind = next((c._stream_type for c in collections if c._stream_type == "updating"), None)
+    return wrap(stream, example, stream_type=kind)
+
+
+def _binary(op: Callable[[Any, Any], Any], reflected: bool = False) -> Any:
+    def method(self: Streaming, other: Any) -> Streaming:
+        if reflected:
+            return map_partitions(op, other, self)
+        return map_partitions(op, self, other)
+
+    method.__name__ = op.__name__
+    return method
+
+
+def _unary(op: Callable[[Any], Any]) -> Any:
+    def method(self: Streaming) -> Streaming:
+        return map_partitions(op, self)
+
+    method.__name__ = op.__name__
+    return method
+
+
+class OperatorMixin:
+    """Python operators on a collection apply batch by batch (``sdf.x + 1``)."""
+
+    __add__ = _binary(operator.add)
+    __radd__ = _binary(operator.add, reflected=True)
+    __sub__ = _binary(operator.sub)
+    __rsub__ = _binary(operator.sub, reflected=True)
+    __mul__ = _binary(operator.mul)
+    __rmul__ = _binary(operator.mul, reflected=True)
+    __truediv__ = _binary(operator.truediv)
+    __rtruediv__ = _binary(operator.truediv, reflected=True)
+    __floordiv__ = _binary(operator.floordiv)
+    __rfloordiv__ = _binary(operator.floordiv, reflected=True)
+    __mod__ = _binary(operator.mod)
+    __rmod__ = _binary(operator.mod, reflected=True)
+    __pow__ = _binary(operator.pow)
+    __rpow__ = _binary(operator.pow, reflected=True)
+    __and__ = _binary(operator.and_)
+    __rand__ = _binary(operator.and_, reflected=True)
+    __or__ = _binary(operator.or_)
+    __ror__ = _binary(operator.or_, reflected=True)
+    __xor__ = _binary(operator.xor)
+    __rxor__ = _binary(operator.xor, reflected=True)
+    __lshift__ = _binary(operator.lshift)
+    __rlshift__ = _binary(operator.lshift, reflected=True)
+    __rshift__ = _binary(operator.rshift)
+    __rrshift__ = _binary(operator.rshift, reflected=True)
+    __lt__ = _binary(operator.lt)
+    __le__ = _binary(operator.le)
+    __gt__ = _binary(operator.gt)
+    __ge__ = _binary(operator.ge)
+    __eq__ = _binary(operator.eq)
+    __ne__ = _binary(operator.ne)
+    __neg__ = _unary(operator.neg)
+    __pos__ = _unary(operator.pos)
+    __abs__ = _unary(operator.abs)
+    __invert__ = _unary(operator.invert)
+    __hash__ = object.__hash__
+
+
+class Streaming(OperatorMixin):
+    """A stream of batches together with an ``example`` batch that describes them.
+
+    Parameters
+    ----------
+    stream : Stream, optional
+        The stream of batches; a new source ``Stream()`` by default.
+    example : object, optional
+        An (empty) batch like those the stream carries.
+    stream_type : {'streaming', 'updating'}, optional
+        ``'updating'``: each batch replaces the previous one (a running aggregate);
+        ``'streaming'`` (default): each batch holds new rows.
+
+    Examples
+    --------
+    >>> from streams.collection import Streaming
+    >>> s = Streaming(example=0)
+    >>> doubled = s.map_partitions(lambda n: 2 * n)
+    >>> out = doubled.stream.sink_to_list()
+    >>> s.emit(21)
+    >>> out
+    [42]
+    """
+
+    _subtype: type | tuple[type, ...] = object
+    _stream_type = "streaming"
+
+    def __init__(
+        self,
+        stream: Stream[Any] | None = None,
+        example: Any = None,
+        stream_type: str | None = None,
+    ) -> None:
+        if stream_type is not None:
+            if stream_type not in ("streaming", "updating"):
+                raise ValueError(
+                    f"{type(self).__name__}: stream_type must be 'streaming' or 'updating', "
+                    f"not {stream_type!r}"
+                )
+            self._stream_type = stream_type
+        self.stream: Stream[Any] = Stream() if stream is None else stream
+        self.example = example
+
+    def map_partitions(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Streaming:
+        """Apply ``func(batch, *args, **kwargs)`` to every batch.
+
+        Collections among ``args`` are zipped with this one (see :func:`map_partitions`).
+        """
+        return map_partitions(func, self, *args, **kwargs)
+
+    def accumulate_partitions(
+        self,
+        func: Callable[..., Any],
+        *args: Any,
+        start: Any = _NO_START,
+        returns_state: bool = False,
+        stream_type: str | None = None,
+        **kwargs: Any,
+    ) -> Streaming:
+        """Fold ``func(state, batch, *args, **kwargs)`` over the batches.
+
+        As :meth:`Stream.accumulate`: with ``returns_state`` the function returns
+        ``(new_state, output)``. The example of the result is ``func`` applied to
+        ``start`` and this collection's example (when ``start`` is given).
+
+        Examples
+        --------
+        >>> from streams.collection import Batch
+        >>> b = Batch()
+        >>> sizes = b.accumulate_partitions(lambda n, batch: n + len(batch), start=0)
+        >>> out = sizes.stream.sink_to_list()
+        >>> b.emit([1, 2, 3])
+        >>> b.emit([4])
+        >>> out
+        [3, 4]
+        """
+        step = func if not args else _with_args(func, args)
+        if start is not _NO_START:
+            example = step(start, self.example, **kwargs)
+            if returns_state:
+                example = example[1]
+            stream = self.stream.accumulate(
+                step, start=start, returns_state=returns_state, **kwargs
+            )
+        else:
+            example = self.example
+            stream = self.stream.accumulate(step, returns_state=returns_state, **kwargs)
+        return wrap(stream, example, stream_type=stream_type)
+
+    def emit(self, x: Any) -> Any:
+        """Check ``x`` with :meth:`verify`, then push it into the stream."""
+        self.verify(x)
+        return self.stream.emit(x)
+
+    def verify(self, x: Any) -> None:
+        """Raise ``TypeError`` if ``x`` is not a batch of this collection's kind."""
+        if not isinstance(x, self._subtype):
+            raise TypeError(
+                f"{type(self).__name__}.emit: expected {_names(self._subtype)}, "
+                f"got {type(x).__name__}"
+            )
+
+    @property
+    def current_value(self) -> Any:
+        """The latest batch the stream carried (``None`` before any)."""
+        return getattr(self.stream, "current_value", None)
+
+    def start(self) -> None:
+        """Start the sources upstream of this collection."""
+        self.stream.start()
+
+    def stop(self) -> None:
+        """Stop the sources upstream of this collection."""
+        self.stream.stop()
+
+    def __repr__(self) -> str:
+        example = repr(self.example)
+        if "\n" in example:
+            return f"{type(self).__name__} - elements like:\n{example}"
+        return f"{type(self).__name__} - elements like: {example}"
+
+
+def _names(types: type | tuple[type, ...]) -> str:
+    if isinstance(types, tuple):
+        return " or ".join(t.__name__ for t in types)
+    return types.__name__
+
+
+class Batch(Streaming):
+    """A stream of Python lists (or tuples), each a batch of elements.
+
+    Parameters
+    ----------
+    stream : Stream, optional
+        The stream of batches; a new source by default.
+    example : list, optional
+        A batch like those the stream carries (used by :meth:`to_dataframe`).
+
+    Examples
+    --------
+    >>> from streams.collection import Batch
+    >>> b = Batch()
+    >>> names = b.pluck("name").map(str.upper).to_stream()
+    >>> out = names.sink_to_list()
+    >>> b.emit([{"name": "ada"}, {"name": "bob"}])
+    >>> out
+    ['ADA', 'BOB']
+    """
+
+    _subtype = (list, tuple)
+
+    def __init__(
+        self,
+        stream: Stream[Any] | None = None,
+        example: Any = None,
+        stream_type: str | None = None,
+    ) -> None:
+        super().__init__(stream, [] if example is None else example, stream_type)
+
+    def map(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Batch:
+        """Apply ``func(x, *args, **kwargs)`` to every element of every batch."""
+        return Batch(
+            self.stream.map(lambda b: [func(x, *args, **kwargs) for x in b]),
+            [func(x, *args, **kwargs) for x in self.example],
+        )
+
+    def filter(self, predicate: Callable[..., Any], *args: Any, **kwargs: Any) -> Batch:
+        """Keep the elements for which ``predicate(x, *args, **kwargs)`` is true."""
+        return Batch(
+            self.stream.map(lambda b: [x for x in b if predicate(x, *args, **kwargs)]),
+            self.example,
+        )
+
+    def pluck(self, index: Any) -> Batch:
+        """Pick ``x[index]`` of every element (``index`` a list: a tuple of picks)."""
+        if isinstance(index, list):
+            picks = tuple(index)
+            return Batch(
+                self.stream.map(lambda b: [tuple(x[i] for i in picks) for x in b]),
+                [tuple(x[i] for i in picks) for x in self.example],
+            )
+        return Batch(
+            self.stream.map(lambda b: [x[index] for x in b]), [x[index] for x in self.example]
+        )
+
+    def sum(self) -> Streaming:
+        """The running total of all elements so far, one value per batch."""
+        return self.accumulate_partitions(_add_sum, start=0, stream_type="updating")
+
+    def to_stream(self) -> Stream[Any]:
+        """The elements one by one, as a plain :class:`~streams.Stream`."""
+        return self.stream.flatten()
+
+    def to_dataframe(self) -> Any:
+        """A streaming :class:`~streams.dataframe.DataFrame` of the batches (rows are the
+        elements: dicts or tuples); needs pandas and an ``example`` batch with one row."""
+        import pandas as pd
+
+        from .dataframe import DataFrame
+
+        example = pd.DataFrame(list(self.example)).iloc[:0]
+        return DataFrame(self.stream.map(lambda b: pd.DataFrame(list(b))), example)
+
+
+def _with_args(func: Callable[..., Any], args: tuple[Any, ...]) -> Callable[..., Any]:
+    def step(state: Any, batch: Any, **kwargs: Any) -> Any:
+        return func(state, batch, *args, **kwargs)
+
+    return step
+
+
+def _add_sum(total: Any, batch: Any) -> Any:
+    return total + sum(batch)

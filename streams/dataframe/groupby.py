@@ -1,0 +1,216 @@
+"""``groupby`` on streaming frames: per-group running aggregations.
+
+Each chunk is grouped by pandas; its per-group partial results are merged into the state
+(sums and counts added, minima and maxima compared, variances merged with the parallel
+Welford update), so the work per chunk is proportional to the chunk, not the history.
+The result after every chunk equals pandas ``groupby`` on all rows so far, groups in
+sorted order (pandas' default ``sort=True``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..collection import Streaming, map_partitions
+from .aggregations import _merge
+
+__all__ = ["GroupBy"]
+
+_SIMPLE = ("sum", "count", "size", "min", "max", "mean", "var", "std")
+
+
+class GroupBy:
+    """What ``sdf.groupby(by)`` returns; select a column (``['y']`` or ``.y``) and
+    aggregate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from streams.dataframe import DataFrame
+    >>> sdf = DataFrame(example=pd.DataFrame({"k": ["a"], "v": [1.0]}).iloc[:0])
+    >>> means = sdf.groupby("k").v.mean().stream.sink_to_list()
+    >>> sdf.emit(pd.DataFrame({"k": ["a", "b"], "v": [1.0, 2.0]}))
+    >>> sdf.emit(pd.DataFrame({"k": ["a"], "v": [3.0]}))
+    >>> means[-1].to_dict()
+    {'a': 2.0, 'b': 2.0}
+    """
+
+    def __init__(self, frame: Any, by: Any, selection: Any = None, windowed: bool = False) -> None:
+        self.frame = frame
+        self.by = by
+        self.selection = selection
+        self.windowed = windowed  # frame carries a window's rows: aggregate them anew
+
+    def __getitem__(self, key: Any) -> GroupBy:
+        return GroupBy(self.frame, self.by, key, self.windowed)
+
+    def __getattr__(self, name: str) -> GroupBy:
+        if name.startswith("_") or name in ("frame", "by", "selection", "windowed"):
+            raise AttributeError(name)
+        columns = getattr(self.frame.example, "columns", ())
+        if name in columns:
+            return self[name]
+        raise AttributeError(f"GroupBy has no attribute or column {name!r}")
+
+    def _aggregate(self, how: str, **options: Any) -> Streaming:
+        grouper = _Grouper(how, self.selection, options)
+        if self.windowed:
+            return map_partitions(grouper.direct, self.frame, self.by)
+        grouped = map_partitions(grouper.partial, self.frame, self.by)
+        state = grouper.empty(self.frame.example, _example(self.by))
+        return grouped.accumulate_partitions(
+            grouper.merge, start=state, returns_state=True, stream_type="updating"
+        )
+
+    def sum(self) -> Streaming:
+        """Running per-group ``sum``."""
+        return self._aggregate("sum")
+
+    def count(self) -> Streaming:
+        """Running per-group ``count``."""
+        return self._aggregate("count")
+
+    def size(self) -> Streaming:
+        """Running per-group ``size``."""
+        return self._aggregate("size")
+
+    def mean(self) -> Streaming:
+        """Running per-group ``mean``."""
+        return self._aggregate("mean")
+
+    def var(self, ddof: int = 1) -> Streaming:
+        """Running per-group ``var(ddof=)``."""
+        return self._aggregate("var", ddof=ddof)
+
+    def std(self, ddof: int = 1) -> Streaming:
+        """Running per-group ``std(ddof=)``."""
+        return self._aggregate("std", ddof=ddof)
+
+    def min(self) -> Streaming:
+        """Running per-group ``min``."""
+        return self._aggregate("min")
+
+    def max(self) -> Streaming:
+        """Running per-group ``max``."""
+        return self._aggregate("max")
+
+    def agg(self, how: Any) -> Streaming:
+        """One aggregation by name (``'mean'``) or several (``['sum', 'max']``, giving
+        one column each, as pandas)."""
+        if isinstance(how, str):
+            if how not in _SIMPLE:
+                raise ValueError(f"groupby.agg: unknown aggregation {how!r}; use {_SIMPLE}")
+            return self._aggregate(how)
+        names = list(how)
+        for name in names:
+            if name not in _SIMPLE:
+                raise ValueError(f"groupby.agg: unknown aggregation {name!r}; use {_SIMPLE}")
+        parts = [self._aggregate(name) for name in names]
+
+        def combine(*results: Any) -> Any:
+            return pd.concat(dict(zip(names, results, strict=True)), axis=1)
+
+        return map_partitions(combine, *parts)
+
+    aggregate = agg
+
+
+def _example(by: Any) -> Any:
+    return getattr(by, "example", by)
+
+
+class _Grouper:
+    """The per-chunk partial and the merge of one grouped aggregation."""
+
+    def __init__(self, how: str, selection: Any, options: dict[str, Any]) -> None:
+        self.how = how
+        self.selection = selection
+        self.ddof = options.get("ddof", 1)
+
+    def _grouped(self, chunk: Any, by: Any) -> Any:
+        grouped = chunk.groupby(by)
+        return grouped if self.selection is None else grouped[self.selection]
+
+    def direct(self, rows: Any, by: Any) -> Any:
+        """pandas itself on ``rows``."""
+        g = self._grouped(rows, by)
+        if self.how in ("var", "std"):
+            return getattr(g, self.how)(ddof=self.ddof)
+        return getattr(g, self.how)()
+
+    def partial(self, chunk: Any, by: Any) -> Any:
+        """Per-group summary of one chunk."""
+        g = self._grouped(chunk, by)
+        how = self.how
+        if how in ("mean", "var", "std"):
+            count = g.count()
+            if how == "mean":
+                return (g.sum(), count)
+            mean = g.mean()
+            return (count, mean, g.var(ddof=0) * count)
+        return getattr(g, how)()
+
+    def empty(self, example: Any, by: Any) -> Any:
+        return self.partial(example.iloc[:0], by.iloc[:0] if hasattr(by, "iloc") else by)
+
+    def merge(self, state: Any, part: Any) -> tuple[Any, Any]:
+        how = self.how
+        if how in ("sum", "count", "size"):
+            state = _add(state, part)
+            return state, state
+        if how in ("min", "max"):
+            state = _extreme(how, state, part)
+            return state, state
+        if how == "mean":
+            total, count = _add(state[0], part[0]), _add(state[1], part[1])
+            return (total, count), total / count.where(count != 0)
+        summary = _merge_groups(state, part)
+        count, _, m2 = summary
+        var = m2 / (count - self.ddof).where(count > self.ddof)
+        var = var.clip(lower=0)
+        return summary, (np.sqrt(var) if how == "std" else var)
+
+
+def _add(state: Any, part: Any) -> Any:
+    if not len(part):
+        return state
+    if not len(state):
+        return part
+    if state.index.equals(part.index):
+        return state + part
+    out = state.add(part, fill_value=0)
+    return _keep_dtype(out, part)
+
+
+def _keep_dtype(out: Any, part: Any) -> Any:
+    """Alignment goes through float; counts and integer sums keep their dtype."""
+    if isinstance(part, pd.Series):
+        if part.dtype.kind in "iub" and out.dtype != part.dtype:
+            return out.astype(part.dtype)
+        return out
+    kinds = {c: t for c, t in part.dtypes.items() if t.kind in "iub" and out[c].dtype != t}
+    return out.astype(kinds) if kinds else out
+
+
+def _extreme(how: str, state: Any, part: Any) -> Any:
+    if not len(part):
+        return state
+    if not len(state):
+        return part
+    both = pd.concat([state, part])
+    levels = list(range(both.index.nlevels))
+    return getattr(both.groupby(level=levels, sort=True), how)()
+
+
+def _merge_groups(state: Any, part: Any) -> Any:
+    if not len(part[0]):
+        return state
+    if not len(state[0]):
+        return part
+    index = state[0].index.union(part[0].index)
+    a = tuple(x.reindex(index, fill_value=0) for x in state)
+    b = tuple(x.reindex(index, fill_value=0) for x in part)
+    return _merge(a, b, +1)

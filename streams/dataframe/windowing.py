@@ -1,0 +1,416 @@
+"""Windows over streaming frames: ``window``, ``rolling``, ``expanding`` and ``ewm``.
+
+``window(n=)``/``window(value=)`` emit one aggregate per chunk over the rows the window
+holds: rows enter through the aggregation's ``on_new`` and leave through ``on_old``, so a
+window of 10,000 rows costs per chunk what the chunk costs, not what the window holds
+(minimum and maximum, which cannot take rows out, are recomputed from the held rows).
+``rolling`` emits, for every new row, pandas' rolling aggregate ending at that row: it
+keeps only the rows the next window can still reach and lets pandas compute the new rows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..collection import Streaming
+from . import aggregations as aggs
+
+__all__ = ["EWM", "Expanding", "Rolling", "Window"]
+
+
+class Window:
+    """What ``sdf.window(n=|value=)`` returns; aggregate it like a frame.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from streams.dataframe import DataFrame
+    >>> sdf = DataFrame(example=pd.DataFrame({"x": [0]}))
+    >>> sums = sdf.window(n=3).x.sum().stream.sink_to_list()
+    >>> sdf.emit(pd.DataFrame({"x": [1, 2]}))
+    >>> sdf.emit(pd.DataFrame({"x": [3, 4]}))
+    >>> [int(s) for s in sums]
+    [3, 9]
+    """
+
+    def __init__(
+        self,
+        frame: Any,
+        n: int | None = None,
+        value: Any = None,
+        with_state: bool = False,
+        start: Any = None,
+    ) -> None:
+        if n is None and value is None:
+            raise ValueError("window: give n= (rows) or value= (a span of the index)")
+        if n is not None and value is not None:
+            raise ValueError("window: give n= or value=, not both")
+        if n is not None and (not isinstance(n, int) or n < 0):
+            raise ValueError(f"window: n must be a non-negative int, not {n!r}")
+        if isinstance(value, str):
+            value = pd.Timedelta(value)
+        self.frame = frame
+        self.n = n
+        self.value = value
+        self.with_state = with_state
+        self.start = start
+
+    def _derive(self, frame: Any) -> Window:
+        return Window(frame, self.n, self.value, self.with_state, self.start)
+
+    def __getitem__(self, key: Any) -> Window:
+        return self._derive(self.frame[key])
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in ("frame", "n", "value", "with_state", "start"):
+            raise AttributeError(name)
+        columns = getattr(self.frame.example, "columns", ())
+        if name in columns:
+            return self[name]
+        raise AttributeError(f"Window has no attribute or column {name!r}")
+
+    def aggregate(self, aggregation: aggs.Aggregation) -> Streaming:
+        """Fold ``aggregation`` over the rows in the window, one result per chunk."""
+        step = _WindowStep(aggregation, self.n, self.value, self.with_state)
+        held = self.frame.example.iloc[:0] if self.start is None else self.start
+        state = step.begin(self.frame.example, held)
+        example = step.example(self.frame.example)
+        result = self.frame.stream.accumulate(step, start=state, returns_state=True)
+        from ..collection import wrap
+
+        return wrap(result, example, stream_type="updating")
+
+    def full(self) -> Streaming:
+        """The rows in the window, after every chunk."""
+        return self.aggregate(_Rows())
+
+    def apply(self, func: Any) -> Streaming:
+        """``func`` applied to the rows in the window, after every chunk."""
+        return self.full().map_partitions(func)
+
+    def sum(self) -> Streaming:
+        return self.aggregate(aggs.Sum())
+
+    def count(self) -> Streaming:
+        return self.aggregate(aggs.Count())
+
+    def size(self) -> Streaming:
+        return self.aggregate(aggs.Size())
+
+    def mean(self) -> Streaming:
+        return self.aggregate(aggs.Mean())
+
+    def var(self, ddof: int = 1) -> Streaming:
+        return self.aggregate(aggs.Var(ddof))
+
+    def std(self, ddof: int = 1) -> Streaming:
+        return self.aggregate(aggs.Var(ddof, sqrt=True))
+
+    def min(self) -> Streaming:
+        return self.aggregate(aggs.Min())
+
+    def max(self) -> Streaming:
+        return self.aggregate(aggs.Max())
+
+    def value_counts(self) -> Streaming:
+        return self.aggregate(aggs.ValueCounts())
+
+    def groupby(self, by: Any) -> Any:
+        """Grouped aggregations over the rows in the window (recomputed per chunk from
+        the held rows, which the window bounds)."""
+        from .groupby import GroupBy
+
+        return GroupBy(self.full(), by, windowed=True)
+
+
+class _Rows(aggs.Aggregation):
+    """The held rows themselves (``Window.full``)."""
+
+    invertible = False
+
+    def initial(self, new: Any) -> Any:
+        return new.iloc[:0]
+
+    def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
+        return new, new
+
+
+class _WindowStep:
+    """``accumulate`` step of a window: ``(held pieces, agg state)`` per chunk."""
+
+    def __init__(self, agg: aggs.Aggregation, n: int | None, value: Any, with_state: bool) -> None:
+        self.agg = agg
+        self.n = n
+        self.value = value
+        self.with_state = with_state
+
+    def begin(self, example: Any, held: Any) -> Any:
+        pieces: deque[Any] = deque()
+        state = self.agg.initial(example)
+        if len(held):
+            pieces.append(held)
+            if self.agg.invertible:
+                state, _ = self.agg.on_new(state, held)
+        return [pieces, state]
+
+    def example(self, example: Any) -> Any:
+        result = self.agg.on_new(self.agg.initial(example), example.iloc[:0])[1]
+        return (example.iloc[:0], result) if self.with_state else result
+
+    def _expired(self, pieces: deque[Any]) -> list[Any]:
+        """Take the rows that left the window out of ``pieces``; return them."""
+        old: list[Any] = []
+        if self.n is not None:
+            extra = sum(len(p) for p in pieces) - self.n
+            while extra > 0:
+                head = pieces[0]
+                if len(head) <= extra:
+                    old.append(pieces.popleft())
+                    extra -= len(head)
+                else:
+                    old.append(head.iloc[:extra])
+                    pieces[0] = head.iloc[extra:]
+                    extra = 0
+            return old
+        newest = next((p.index[-1] for p in reversed(pieces) if len(p)), None)
+        if newest is None:
+            return old
+        cut = newest - self.value
+        while pieces:
+            head = pieces[0]
+            if not len(head):
+                pieces.popleft()
+                continue
+            keep = head.index > cut
+            if keep.all():
+                break
+            if not keep.any():
+                old.append(pieces.popleft())
+                continue
+            old.append(head[~keep])
+            pieces[0] = head[keep]
+            break
+        return old
+
+    def __call__(self, acc: list[Any], chunk: Any) -> tuple[list[Any], Any]:
+        pieces, state = acc
+        agg = self.agg
+        if len(chunk):
+            pieces.append(chunk)
+        old = self._expired(pieces)
+        if agg.invertible:
+            state, result = agg.on_new(state, chunk)
+            for piece in old:
+                if len(piece):
+                    state, result = agg.on_old(state, piece)
+        else:
+            rows = _concat(pieces, chunk)
+            state, result = agg.on_new(agg.initial(chunk), rows)
+        acc = [pieces, state]
+        if self.with_state:
+            return acc, (_concat(pieces, chunk), result)
+        return acc, result
+
+
+def _concat(pieces: deque[Any], example: Any) -> Any:
+    if not pieces:
+        return example.iloc[:0]
+    if len(pieces) == 1:
+        return pieces[0]
+    return pd.concat(list(pieces))
+
+
+class Rolling:
+    """What ``sdf.rolling(window)`` returns: pandas ``rolling`` across chunks."""
+
+    def __init__(
+        self, frame: Any, window: Any, min_periods: int | None, with_state: bool, start: Any
+    ) -> None:
+        if isinstance(window, str):
+            window = pd.Timedelta(window)
+        if isinstance(window, int) and window < 1:
+            raise ValueError(f"rolling: window must be at least 1, not {window}")
+        self.frame = frame
+        self.window = window
+        self.min_periods = min_periods
+        self.with_state = with_state
+        self.start = start
+
+    def __getitem__(self, key: Any) -> Rolling:
+        return Rolling(self.frame[key], self.window, self.min_periods, self.with_state, self.start)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_") or name in (
+            "frame",
+            "window",
+            "min_periods",
+            "with_state",
+            "start",
+        ):
+            raise AttributeError(name)
+        columns = getattr(self.frame.example, "columns", ())
+        if name in columns:
+            return self[name]
+        return lambda *args, **kwargs: self._aggregate(name, args, kwargs)
+
+    def _aggregate(self, how: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Streaming:
+        step = _RollingStep(self.window, self.min_periods, how, args, kwargs, self.with_state)
+        start = self.start
+        tail = self.frame.example.iloc[:0] if start is None or start == () else start
+        example = step.compute(self.frame.example.iloc[:0], 0)
+        if self.with_state:
+            example = (tail, example)
+        from ..collection import wrap
+
+        stream = self.frame.stream.accumulate(step, start=tail, returns_state=True)
+        return wrap(stream, example)
+
+
+class _RollingStep:
+    def __init__(
+        self,
+        window: Any,
+        min_periods: int | None,
+        how: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        with_state: bool,
+    ) -> None:
+        self.window = window
+        self.min_periods = min_periods
+        self.how = how
+        self.args = args
+        self.kwargs = kwargs
+        self.with_state = with_state
+
+    def compute(self, rows: Any, skip: int) -> Any:
+        rolling = rows.rolling(self.window, min_periods=self.min_periods)
+        out = getattr(rolling, self.how)(*self.args, **self.kwargs)
+        return out.iloc[skip:]
+
+    def __call__(self, tail: Any, chunk: Any) -> tuple[Any, Any]:
+        rows = pd.concat([tail, chunk]) if len(tail) else chunk
+        out = self.compute(rows, len(tail))
+        if isinstance(self.window, int):
+            tail = rows.iloc[len(rows) - self.window + 1 :] if self.window > 1 else rows.iloc[:0]
+        elif len(rows):
+            tail = rows[rows.index > rows.index[-1] - self.window]
+        if self.with_state:
+            return tail, (tail, out)
+        return tail, out
+
+
+class Expanding(Window):
+    """What ``sdf.expanding()`` returns: aggregates of all rows so far, one per chunk."""
+
+    def __init__(self, frame: Any, min_periods: int = 1) -> None:
+        self.frame = frame
+        self.n = None
+        self.value = None
+        self.with_state = False
+        self.start = None
+        self.min_periods = min_periods
+
+    def _derive(self, frame: Any) -> Window:
+        return Expanding(frame, self.min_periods)
+
+    def aggregate(self, aggregation: aggs.Aggregation) -> Streaming:
+        return self.frame.aggregate(aggregation)  # type: ignore[no-any-return]
+
+
+class EWM:
+    """What ``sdf.ewm(...)`` returns; ``.mean()`` gives pandas' ``ewm(...).mean()``
+    (``adjust=True``) row by row, carrying the weighted sums across chunks."""
+
+    def __init__(
+        self,
+        frame: Any,
+        com: float | None = None,
+        span: float | None = None,
+        halflife: float | None = None,
+        alpha: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        given = {
+            k: v
+            for k, v in {"com": com, "span": span, "halflife": halflife, "alpha": alpha}.items()
+            if v is not None
+        }
+        if len(given) > 1:
+            raise ValueError("ewm: Can only provide one of com, span, halflife or alpha")
+        if not given:
+            raise ValueError("ewm: Must pass one of com, span, halflife, or alpha")
+        if kwargs.get("adjust", True) is not True or kwargs.get("ignore_na", False):
+            raise NotImplementedError("ewm: only adjust=True, ignore_na=False")
+        ((name, v),) = given.items()
+        if name == "com":
+            if v < 0:
+                raise ValueError("ewm: com must satisfy com >= 0")
+            self.alpha = 1.0 / (1.0 + v)
+        elif name == "span":
+            if v < 1:
+                raise ValueError("ewm: span must satisfy span >= 1")
+            self.alpha = 2.0 / (v + 1.0)
+        elif name == "halflife":
+            if v <= 0:
+                raise ValueError("ewm: halflife must satisfy halflife > 0")
+            self.alpha = 1.0 - np.exp(np.log(0.5) / v)
+        else:
+            if not 0 < v <= 1:
+                raise ValueError("ewm: alpha must satisfy 0 < alpha <= 1")
+            self.alpha = float(v)
+        self.frame = frame
+        self.min_periods = kwargs.get("min_periods", 0)
+
+    def mean(self) -> Streaming:
+        """pandas ``ewm(...).mean()`` of every new row."""
+        step = _EWMStep(self.alpha)
+        example = self.frame.example.iloc[:0].astype(float)
+        from ..collection import wrap
+
+        return wrap(self.frame.stream.accumulate(step, start=None, returns_state=True), example)
+
+    def _not_yet(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("ewm: only mean() is implemented")
+
+    sum = count = apply = full = var = std = _not_yet
+
+
+class _EWMStep:
+    """Carry (weighted sum, total weight) per column: with ``q = 1 - alpha``, row ``j``
+    of a chunk is ``(n_j + q**(j+1) * N) / (d_j + q**(j+1) * D)``, where ``n_j / d_j`` is
+    pandas' ewm mean of the chunk alone (missing values are weighted as pandas does)."""
+
+    def __init__(self, alpha: float) -> None:
+        self.alpha = alpha
+
+    def __call__(self, carry: Any, chunk: Any) -> tuple[Any, Any]:
+        values = chunk.astype(float)
+        if not len(values):
+            return carry, values
+        q = 1.0 - self.alpha
+        powers = q ** np.arange(1, len(values) + 1)
+        span = (1 - powers) / self.alpha  # sum of q**i for i < j + 1
+        frame = values.ndim == 2
+        if frame:
+            powers, span = powers[:, None], span[:, None]
+        # the ewm mean of the presence indicator is d_j / span_j
+        present = values.notna().astype(float)
+        d = present.ewm(alpha=self.alpha, adjust=True).mean().to_numpy() * span
+        n = np.nan_to_num(values.ewm(alpha=self.alpha, adjust=True).mean().to_numpy()) * d
+        if carry is not None:
+            total, weight = carry
+            n = n + powers * total
+            d = d + powers * weight
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(d > 0, n / np.where(d > 0, d, 1.0), np.nan)
+        result = (
+            pd.DataFrame(out, index=values.index, columns=values.columns)
+            if frame
+            else pd.Series(out, index=values.index, name=values.name)
+        )
+        return (n[-1], d[-1]), result
