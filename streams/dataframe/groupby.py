@@ -166,7 +166,7 @@ class _Grouper:
             return state, state
         if how == "mean":
             total, count = _add(state[0], part[0]), _add(state[1], part[1])
-            return (total, count), total / count.where(count != 0)
+            return (total, count), total / count  # a count of 0 has a sum of 0: NaN
         summary = _merge_groups(state, part)
         count, _, m2 = summary
         var = m2 / (count - self.ddof).where(count > self.ddof)

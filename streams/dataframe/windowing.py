@@ -139,8 +139,66 @@ class _Rows(aggs.Aggregation):
         return new, new
 
 
+class _Held:
+    """The rows a window holds: pieces of chunks, oldest first, and their row count."""
+
+    __slots__ = ("pieces", "rows")
+
+    def __init__(self) -> None:
+        self.pieces: deque[Any] = deque()
+        self.rows = 0
+
+    def add(self, piece: Any) -> None:
+        if len(piece):
+            self.pieces.append(piece)
+            self.rows += len(piece)
+
+    def drop_first(self, extra: int) -> list[Any]:
+        """Take the oldest ``extra`` rows out; return them."""
+        old: list[Any] = []
+        pieces = self.pieces
+        self.rows -= extra
+        while extra > 0:
+            head = pieces[0]
+            if len(head) <= extra:
+                old.append(pieces.popleft())
+                extra -= len(head)
+            else:
+                old.append(head.iloc[:extra])
+                pieces[0] = head.iloc[extra:]
+                extra = 0
+        return old
+
+    def drop_until(self, cut: Any) -> list[Any]:
+        """Take the rows with an index at or before ``cut`` out; return them."""
+        old: list[Any] = []
+        pieces = self.pieces
+        while pieces:
+            head = pieces[0]
+            keep = head.index > cut
+            if keep.all():
+                break
+            if not keep.any():
+                old.append(pieces.popleft())
+                self.rows -= len(head)
+                continue
+            gone = head[~keep]
+            old.append(gone)
+            self.rows -= len(gone)
+            pieces[0] = head[keep]
+            break
+        return old
+
+    def rows_frame(self, example: Any) -> Any:
+        if not self.pieces:
+            return example.iloc[:0]
+        if len(self.pieces) == 1:
+            return self.pieces[0]
+        return pd.concat(list(self.pieces))
+
+
 class _WindowStep:
-    """``accumulate`` step of a window: ``(held pieces, agg state)`` per chunk."""
+    """``accumulate`` step of a window: ``(held rows, agg state)`` per chunk."""
 
     def __init__(self, agg: aggs.Aggregation, n: int | None, value: Any, with_state: bool) -> None:
         self.agg = agg
@@ -149,79 +207,41 @@ class _WindowStep:
         self.with_state = with_state
 
     def begin(self, example: Any, held: Any) -> Any:
-        pieces: deque[Any] = deque()
+        rows = _Held()
         state = self.agg.initial(example)
         if len(held):
-            pieces.append(held)
+            rows.add(held)
             if self.agg.invertible:
                 state, _ = self.agg.on_new(state, held)
-        return [pieces, state]
+        return (rows, state)
 
     def example(self, example: Any) -> Any:
         result = self.agg.on_new(self.agg.initial(example), example.iloc[:0])[1]
         return (example.iloc[:0], result) if self.with_state else result
 
-    def _expired(self, pieces: deque[Any]) -> list[Any]:
-        """Take the rows that left the window out of ``pieces``; return them."""
-        old: list[Any] = []
+    def _expired(self, held: _Held) -> list[Any]:
         if self.n is not None:
-            extra = sum(len(p) for p in pieces) - self.n
-            while extra > 0:
-                head = pieces[0]
-                if len(head) <= extra:
-                    old.append(pieces.popleft())
-                    extra -= len(head)
-                else:
-                    old.append(head.iloc[:extra])
-                    pieces[0] = head.iloc[extra:]
-                    extra = 0
-            return old
-        newest = next((p.index[-1] for p in reversed(pieces) if len(p)), None)
-        if newest is None:
-            return old
-        cut = newest - self.value
-        while pieces:
-            head = pieces[0]
-            if not len(head):
-                pieces.popleft()
-                continue
-            keep = head.index > cut
-            if keep.all():
-                break
-            if not keep.any():
-                old.append(pieces.popleft())
-                continue
-            old.append(head[~keep])
-            pieces[0] = head[keep]
-            break
-        return old
+            extra = held.rows - self.n
+            return held.drop_first(extra) if extra > 0 else []
+        if not held.pieces:
+            return []
+        return held.drop_until(held.pieces[-1].index[-1] - self.value)
 
-    def __call__(self, acc: list[Any], chunk: Any) -> tuple[list[Any], Any]:
-        pieces, state = acc
+    def __call__(self, acc: tuple[_Held, Any], chunk: Any) -> tuple[Any, Any]:
+        held, state = acc
         agg = self.agg
-        if len(chunk):
-            pieces.append(chunk)
-        old = self._expired(pieces)
+        held.add(chunk)
+        old = self._expired(held)
         if agg.invertible:
             state, result = agg.on_new(state, chunk)
             for piece in old:
-                if len(piece):
-                    state, result = agg.on_old(state, piece)
+                state, result = agg.on_old(state, piece)
         else:
-            rows = _concat(pieces, chunk)
-            state, result = agg.on_new(agg.initial(chunk), rows)
-        acc = [pieces, state]
+            state, result = agg.on_new(agg.initial(chunk), held.rows_frame(chunk))
+        acc = (held, state)
         if self.with_state:
-            return acc, (_concat(pieces, chunk), result)
+            return acc, (held.rows_frame(chunk), result)
         return acc, result
-
-
-def _concat(pieces: deque[Any], example: Any) -> Any:
-    if not pieces:
-        return example.iloc[:0]
-    if len(pieces) == 1:
-        return pieces[0]
-    return pd.concat(list(pieces))
 
 
 class Rolling:
@@ -296,7 +316,8 @@ class _RollingStep:
         rows = pd.concat([tail, chunk]) if len(tail) else chunk
         out = self.compute(rows, len(tail))
         if isinstance(self.window, int):
-            tail = rows.iloc[len(rows) - self.window + 1 :] if self.window > 1 else rows.iloc[:0]
+            keep = self.window - 1  # rows the next chunk's first window still reaches
+            tail = rows.iloc[max(len(rows) - keep, 0) :] if keep else rows.iloc[:0]
         elif len(rows):
             tail = rows[rows.index > rows.index[-1] - self.window]
         if self.with_state:
