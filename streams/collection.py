@@ -200,12 +200,17 @@ class Streaming(OperatorMixin):
         self.stream: Stream[Any] = Stream() if stream is None else stream
         self.example = example
 
-    def map_partitions(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Streaming:
+    def map_partitions(
+        self, func: Callable[..., Any], *args: Any, stream_type: str | None = None, **kwargs: Any
+    ) -> Streaming:
         """Apply ``func(batch, *args, **kwargs)`` to every batch.
 
         Collections among ``args`` are zipped with this one (see :func:`map_partitions`).
         """
-        return map_partitions(func, self, *args, **kwargs)
+        result = map_partitions(func, self, *args, **kwargs)
+        if stream_type is not None:
+            result._stream_type = stream_type
+        return result
 
     def accumulate_partitions(
         self,
@@ -245,6 +250,15 @@ class Streaming(OperatorMixin):
             example = self.example
             stream = self.stream.accumulate(step, returns_state=returns_state, **kwargs)
         return wrap(stream, example, stream_type=stream_type)
+
+    def scatter(self, **kwargs: Any) -> Streaming:
+        """Move the batches onto a Dask cluster (one task per batch); operations after it
+        run there until :meth:`gather`. Keyword arguments go to :meth:`Stream.scatter`."""
+        return wrap(self.stream.scatter(**kwargs), self.example, self._stream_type)
+
+    def gather(self) -> Streaming:
+        """Bring the batches back from the cluster, in input order."""
+        return wrap(self.stream.gather(), self.example, self._stream_type)
 
     def emit(self, x: Any) -> Any:
         """Check ``x`` with :meth:`verify`, then push it into the stream."""
@@ -370,3 +384,10 @@ def _with_args(func: Callable[..., Any], args: tuple[Any, ...]) -> Callable[...,
 
 def _add_sum(total: Any, batch: Any) -> Any:
     return total + sum(batch)
+
+
+def _is_batch(example: Any) -> bool:
+    return isinstance(example, list | tuple)
+
+
+_WRAPPERS.append((_is_batch, Batch))

@@ -151,6 +151,9 @@ class Frame(Streaming):
     def aggregate(self, aggregation: aggs.Aggregation, start: Any = None) -> Streaming:
         """Fold ``aggregation`` (an :class:`~streams.dataframe.aggregations.Aggregation`)
         over all chunks so far; one result per chunk."""
+        if self._stream_type == "updating":
+            # each element replaces the last: aggregate the latest one on its own
+            return self.map_partitions(_whole, aggregation, stream_type="updating")
         state = aggregation.initial(self.example) if start is None else start
         step = _Fold(aggregation)
         return self.accumulate_partitions(
@@ -290,6 +293,10 @@ class _Fold:
 
     def __call__(self, state: Any, chunk: Any) -> tuple[Any, Any]:
         return self.on_new(state, chunk)
+
+
+def _whole(x: Any, aggregation: aggs.Aggregation) -> Any:
+    return aggregation.on_new(aggregation.initial(x), x)[1]
 
 
 class _Cumulative:
