@@ -332,7 +332,7 @@ def test_batch_operations():
     assert sums == [10, 21]
     assert evens == [0, 2, 10]
     assert pairs[:2] == [(0, 0), (1, -1)]
-    with pytest.raises(TypeError, match="Batch.emit: expected list or tuple, got int"):
+    with pytest.raises(TypeError, match=r"Batch\.emit: expected list or tuple, got int"):
         b.emit(3)
 
 
