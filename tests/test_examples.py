@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -47,3 +49,25 @@ def test_dask_pipeline_estimates_pi_the_same_way_on_every_run():
     ]
     # stderr ends with the rate; distributed may log shutdown races of its own above it
     assert done.stderr.splitlines()[-1].endswith(" points per second")
+
+
+def test_market_vwap_matches_pandas_on_all_ticks():
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import market_vwap
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    everything = pd.concat(market_vwap.ticks(20))
+    notional = everything.price * everything.volume
+    vwap = notional.groupby(everything.symbol).sum() / everything.groupby("symbol").volume.sum()
+    nvda = everything[everything.symbol == "NVDA"].price
+    std = nvda.rolling(50).std()
+
+    lines = run_example("market_vwap.py")
+    assert lines[0] == (
+        "refused: DataFrame.emit: the chunk has missing column(s) ['volume'] "
+        "and unexpected column(s) ['qty']"
+    )
+    assert lines[1:4] == [f"VWAP {s}: {vwap[s]:.4f}" for s in market_vwap.SYMBOLS]
+    assert lines[4] == f"NVDA price std over the last 50 ticks: {std.iloc[-1]:.6f}"
+    assert lines[5] == f"{len(nvda)} NVDA ticks, {int(std.notna().sum())} full windows"
