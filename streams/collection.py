@@ -286,11 +286,24 @@ class Streaming(OperatorMixin):
         """Stop the sources upstream of this collection."""
         self.stream.stop()
 
+    def _ipython_display_(self, **kwargs: Any) -> None:
+        """In a notebook: the stream's live view of its latest element."""
+        self.stream._ipython_display_(**kwargs)
+
+    def _repr_html_(self) -> str:
+        html = getattr(self.example, "_repr_html_", None)
+        body = html() if html else f"<pre>{_escape(repr(self.example))}</pre>"
+        return f"<h5>{type(self).__name__} - elements like</h5>\n{body}"
+
     def __repr__(self) -> str:
         example = repr(self.example)
         if "\n" in example:
             return f"{type(self).__name__} - elements like:\n{example}"
         return f"{type(self).__name__} - elements like: {example}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _names(types: type | tuple[type, ...]) -> str:

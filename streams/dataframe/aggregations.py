@@ -196,7 +196,7 @@ def _merge(a: Any, b: Any, sign: int) -> Any:
     n_a, mean_a, m2_a = a
     n_b, mean_b, m2_b = b
     n = n_a + sign * n_b
-    if isinstance(n, pd.Series):
+    if isinstance(n, pd.Series | pd.DataFrame):
         safe = n.where(n != 0, 1)
         delta = mean_b - mean_a
         if sign > 0:

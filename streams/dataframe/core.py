@@ -168,9 +168,10 @@ class Frame(Streaming):
         """Running ``count`` of the values that are not missing."""
         return self.aggregate(aggs.Count(), start)
 
-    def size(self, start: Any = None) -> Streaming:
-        """Running ``size``."""
-        return self.aggregate(aggs.Size(), start)
+    @property
+    def size(self) -> Streaming:
+        """Running ``size`` (a property, as in pandas)."""
+        return self.aggregate(aggs.Size())
 
     def mean(self, start: Any = None) -> Streaming:
         """Running ``mean``; ``start`` is a ``(sum, count)`` pair to continue from."""
@@ -277,11 +278,6 @@ class Frame(Streaming):
     def __repr__(self) -> str:
         return f"{type(self).__name__} - elements like:\n{self.example!r}"
 
-    def _repr_html_(self) -> str:
-        html = getattr(self.example, "_repr_html_", None)
-        body = html() if html else f"<pre>{self.example!r}</pre>"
-        return f"<h5>{type(self).__name__} - elements like</h5>\n{body}"
-
 
 class _Fold:
     """``accumulate`` step of a running aggregation: ``(state, chunk) -> (state, result)``."""
@@ -335,6 +331,19 @@ def _pairwise(how: str) -> Callable[[Any, Any], Any]:
         return out if pd.isna(carry) else out.clip(**{keyword: carry})
 
     return combine
+
+
+class _Top:
+    """Keep the ``n`` largest (or smallest) rows seen: the kept rows and the chunk."""
+
+    def __init__(self, how: str, n: int) -> None:
+        self.how = how
+        self.n = n
+
+    def __call__(self, kept: Any, chunk: Any) -> tuple[Any, Any]:
+        rows = pd.concat([kept, chunk]) if len(kept) else chunk
+        top = getattr(rows, self.how)(self.n)
+        return top, top
 
 
 def _tail(held: Any, chunk: Any, n: int) -> tuple[Any, Any]:
@@ -412,10 +421,11 @@ def _explain_mismatch(name: str, example: Any, x: Any) -> None:
                 f"expected {list(example.columns)}"
             )
         for column in example.columns:
-            if x[column].dtype != example[column].dtype:
+            expected = example[column].dtype
+            if expected.kind != "O" and x[column].dtype != expected:  # object: any dtype
                 raise TypeError(
                     f"{name}.emit: column {column!r} has dtype {x[column].dtype}, "
-                    f"expected {example[column].dtype}"
+                    f"expected {expected}"
                 )
         return
     if isinstance(example, pd.Series) and x.name != example.name:
@@ -557,6 +567,25 @@ class Series(Frame):
         in index order)."""
         return self.aggregate(aggs.ValueCounts())
 
+    def nlargest(self, n: int = 5) -> Frame:
+        """The ``n`` largest values of all rows so far (of the latest value, for an
+        updating series), after every chunk."""
+        return self._top("nlargest", n)
+
+    def nsmallest(self, n: int = 5) -> Frame:
+        """The ``n`` smallest values of all rows so far, after every chunk."""
+        return self._top("nsmallest", n)
+
+    def _top(self, how: str, n: int) -> Frame:
+        if self._stream_type == "updating":
+            return self.map_partitions(_method, how, n, stream_type="updating")  # type: ignore[return-value]
+        return self.accumulate_partitions(  # type: ignore[return-value]
+            _Top(how, n),
+            start=self.example.iloc[:0],
+            returns_state=True,
+            stream_type="updating",
+        )
+
     @property
     def name(self) -> Any:
         return self.example.name
@@ -596,3 +625,12 @@ def _register() -> None:
     register_wrapper(_is_index, Index)
     register_wrapper(_is_series, Series)
     register_wrapper(_is_frame, DataFrame)
+
+
+def __getattr__(name: str) -> Any:
+    # streamz keeps its random data helper here; ours lives with the sources
+    if name == "random_datapoint":
+        from .sources import random_datapoint
+
+        return random_datapoint
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,9 @@ import pandas as pd
 from ..collection import Streaming, map_partitions
 from .aggregations import _merge
 
-__all__ = ["GroupBy"]
+__all__ = ["KEY", "GroupBy"]
+
+KEY = "__streams_group_key__"  # the column carrying streaming keys through a window
 
 _SIMPLE = ("sum", "count", "size", "min", "max", "mean", "var", "std")
 
@@ -38,14 +40,22 @@ class GroupBy:
     {'a': 2.0, 'b': 2.0}
     """
 
-    def __init__(self, frame: Any, by: Any, selection: Any = None, windowed: bool = False) -> None:
+    def __init__(
+        self,
+        frame: Any,
+        by: Any,
+        selection: Any = None,
+        windowed: bool = False,
+        with_state: bool = False,
+    ) -> None:
         self.frame = frame
         self.by = by
         self.selection = selection
         self.windowed = windowed  # frame carries a window's rows: aggregate them anew
+        self.with_state = with_state  # windowed: emit (rows, result)
 
     def __getitem__(self, key: Any) -> GroupBy:
-        return GroupBy(self.frame, self.by, key, self.windowed)
+        return GroupBy(self.frame, self.by, key, self.windowed, self.with_state)
 
     def __getattr__(self, name: str) -> GroupBy:
         if name.startswith("_") or name in ("frame", "by", "selection", "windowed"):
@@ -55,31 +65,38 @@ class GroupBy:
             return self[name]
         raise AttributeError(f"GroupBy has no attribute or column {name!r}")
 
-    def _aggregate(self, how: str, **options: Any) -> Streaming:
+    def _aggregate(
+        self, how: str, start: Any = None, with_state: bool = False, **options: Any
+    ) -> Streaming:
         grouper = _Grouper(how, self.selection, options)
         if self.windowed:
-            return map_partitions(grouper.direct, self.frame, self.by)
+            direct = grouper.direct_with_rows if self.with_state else grouper.direct
+            return map_partitions(direct, self.frame, self.by)
         grouped = map_partitions(grouper.partial, self.frame, self.by)
-        state = grouper.empty(self.frame.example, _example(self.by))
+        state = grouper.empty(self.frame.example, _example(self.by)) if start is None else start
+        merge = grouper.merge_with_state if with_state else grouper.merge
         return grouped.accumulate_partitions(
-            grouper.merge, start=state, returns_state=True, stream_type="updating"
+            merge, start=state, returns_state=True, stream_type="updating"
         )
 
-    def sum(self) -> Streaming:
-        """Running per-group ``sum``."""
-        return self._aggregate("sum")
+    def sum(self, start: Any = None, with_state: bool = False) -> Streaming:
+        """Running per-group ``sum``; ``start`` continues from an earlier state,
+        ``with_state`` emits ``(state, result)``."""
+        return self._aggregate("sum", start, with_state)
 
-    def count(self) -> Streaming:
-        """Running per-group ``count``."""
-        return self._aggregate("count")
+    def count(self, start: Any = None, with_state: bool = False) -> Streaming:
+        """Running per-group ``count``; ``start`` continues from an earlier state,
+        ``with_state`` emits ``(state, result)``."""
+        return self._aggregate("count", start, with_state)
 
     def size(self) -> Streaming:
         """Running per-group ``size``."""
         return self._aggregate("size")
 
-    def mean(self) -> Streaming:
-        """Running per-group ``mean``."""
-        return self._aggregate("mean")
+    def mean(self, start: Any = None, with_state: bool = False) -> Streaming:
+        """Running per-group ``mean``; ``start`` continues from an earlier state,
+        ``with_state`` emits ``(state, result)``."""
+        return self._aggregate("mean", start, with_state)
 
     def var(self, ddof: int = 1) -> Streaming:
         """Running per-group ``var(ddof=)``."""
@@ -89,13 +106,15 @@ class GroupBy:
         """Running per-group ``std(ddof=)``."""
         return self._aggregate("std", ddof=ddof)
 
-    def min(self) -> Streaming:
-        """Running per-group ``min``."""
-        return self._aggregate("min")
+    def min(self, start: Any = None, with_state: bool = False) -> Streaming:
+        """Running per-group ``min``; ``start`` continues from an earlier state,
+        ``with_state`` emits ``(state, result)``."""
+        return self._aggregate("min", start, with_state)
 
-    def max(self) -> Streaming:
-        """Running per-group ``max``."""
-        return self._aggregate("max")
+    def max(self, start: Any = None, with_state: bool = False) -> Streaming:
+        """Running per-group ``max``; ``start`` continues from an earlier state,
+        ``with_state`` emits ``(state, result)``."""
+        return self._aggregate("max", start, with_state)
 
     def agg(self, how: Any) -> Streaming:
         """One aggregation by name (``'mean'``) or several (``['sum', 'max']``, giving
@@ -134,12 +153,22 @@ class _Grouper:
         grouped = chunk.groupby(by)
         return grouped if self.selection is None else grouped[self.selection]
 
+    def direct_with_rows(self, rows: Any, by: Any) -> tuple[Any, Any]:
+        held = rows.drop(columns=KEY) if KEY in getattr(rows, "columns", ()) else rows
+        return held, self.direct(rows, by)
+
     def direct(self, rows: Any, by: Any) -> Any:
         """pandas itself on ``rows``."""
+        carried = isinstance(by, tuple) and bool(by) and by[0] is KEY
+        if carried:  # keys carried through the window in a column
+            by = rows[KEY].rename(by[1])
+            rows = rows.drop(columns=KEY)
         g = self._grouped(rows, by)
         if self.how in ("var", "std"):
-            return getattr(g, self.how)(ddof=self.ddof)
-        return getattr(g, self.how)()
+            out = getattr(g, self.how)(ddof=self.ddof)
+        else:
+            out = getattr(g, self.how)()
+        return _with_freq(out) if carried else out
 
     def partial(self, chunk: Any, by: Any) -> Any:
         """Per-group summary of one chunk."""
@@ -155,6 +184,10 @@ class _Grouper:
 
     def empty(self, example: Any, by: Any) -> Any:
         return self.partial(example.iloc[:0], by.iloc[:0] if hasattr(by, "iloc") else by)
+
+    def merge_with_state(self, state: Any, part: Any) -> tuple[Any, Any]:
+        state, result = self.merge(state, part)
+        return state, (state, result)
 
     def merge(self, state: Any, part: Any) -> tuple[Any, Any]:
         how = self.how
@@ -172,6 +205,18 @@ class _Grouper:
         var = m2 / (count - self.ddof).where(count > self.ddof)
         var = var.clip(lower=0)
         return summary, (np.sqrt(var) if how == "std" else var)
+
+
+def _with_freq(out: Any) -> Any:
+    """Time keys that went through a column lost their index ``freq``; infer it again
+    (pandas keeps it when grouping by a DatetimeIndex)."""
+    index = out.index
+    if isinstance(index, pd.DatetimeIndex) and index.freq is None and len(index) > 2:
+        freq = index.inferred_freq
+        if freq is not None:
+            out = out.copy(deep=False)
+            out.index = pd.DatetimeIndex(index, freq=freq)
+    return out
 
 
 def _add(state: Any, part: Any) -> Any:

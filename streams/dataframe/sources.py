@@ -64,8 +64,8 @@ class PeriodicDataFrame(DataFrame):
     ...     await asyncio.sleep(0.35)
     ...     sdf.stop()
     ...     return [int(n) for n in total]
-    >>> run_virtual(main())  # calls at 0, 0.1, 0.2 and 0.3 s
-    [1, 2, 3, 4]
+    >>> run_virtual(main())  # chunks at 0.1, 0.2 and 0.3 s
+    [1, 2, 3]
     """
 
     def __init__(
@@ -87,6 +87,7 @@ class PeriodicDataFrame(DataFrame):
         self.datafn = datafn
         self.kwargs = kwargs
         self._last = pd.Timestamp.now()
+        self._started = False
         example = datafn(last=self._last, now=self._last, **kwargs).iloc[:0]
         source = Stream.from_periodic(self._tick, poll_interval=seconds)
         super().__init__(source, example)
@@ -94,12 +95,16 @@ class PeriodicDataFrame(DataFrame):
         if start:
             source.start()
 
-    def _tick(self) -> pd.DataFrame:
+    def _tick(self) -> pd.DataFrame | None:
         now = pd.Timestamp.now()
         last, self._last = self._last, now
+        if not self._started:  # the call at start() only marks the time: the first
+            self._started = True  # chunk covers one whole interval
+            return None
         return self.datafn(last=last, now=now, **self.kwargs)
 
     def start(self) -> None:
+        self._started = False
         self._source.start()
 
     def stop(self) -> None:

@@ -10,13 +10,14 @@ keeps only the rows the next window can still reach and lets pandas compute the 
 
 from __future__ import annotations
 
+import operator
 from collections import deque
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..collection import Streaming
+from ..collection import Streaming, map_partitions
 from . import aggregations as aggs
 
 __all__ = ["EWM", "Expanding", "Rolling", "Window"]
@@ -40,11 +41,13 @@ class Window:
     def __init__(
         self,
         frame: Any,
-        n: int | None = None,
+        n: Any = None,
         value: Any = None,
         with_state: bool = False,
         start: Any = None,
     ) -> None:
+        if n is not None and not isinstance(n, int) and value is None:
+            n, value = None, n  # window('2h'): a span, as streamz accepts it
         if n is None and value is None:
             raise ValueError("window: give n= (rows) or value= (a span of the index)")
         if n is not None and value is not None:
@@ -64,6 +67,16 @@ class Window:
 
     def __getitem__(self, key: Any) -> Window:
         return self._derive(self.frame[key])
+
+    @property
+    def index(self) -> Window:
+        """The window over the index of the rows."""
+        return self._derive(self.frame.index)
+
+    def map_partitions(self, func: Any, *args: Any, **kwargs: Any) -> Window:
+        """The window over ``func`` applied to every chunk before it enters."""
+        args = tuple(a.frame if isinstance(a, Window) else a for a in args)
+        return self._derive(self.frame.map_partitions(func, *args, **kwargs))
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name in ("frame", "n", "value", "with_state", "start"):
@@ -98,6 +111,7 @@ class Window:
     def count(self) -> Streaming:
         return self.aggregate(aggs.Count())
 
+    @property
     def size(self) -> Streaming:
         return self.aggregate(aggs.Size())
 
@@ -121,10 +135,40 @@ class Window:
 
     def groupby(self, by: Any) -> Any:
         """Grouped aggregations over the rows in the window (recomputed per chunk from
-        the held rows, which the window bounds)."""
-        from .groupby import GroupBy
+        the held rows, which the window bounds). ``by`` is a column name or list of
+        them, or a streaming Series (or a window of one) giving each row's key."""
+        from .groupby import KEY, GroupBy
 
-        return GroupBy(self.full(), by, windowed=True)
+        if isinstance(by, Window):
+            by = by.frame
+        frame = self.frame
+        selection = None
+        if isinstance(by, Streaming):
+            # the keys must travel with their rows through the window
+            name = getattr(by.example, "name", None)
+            if isinstance(frame.example, pd.Series):
+                selection = frame.example.name
+            frame = map_partitions(_with_key, frame, by)
+            by = (KEY, name)
+        rows = Window(frame, self.n, self.value, False, self.start).full()
+        grouped = GroupBy(rows, by, windowed=True, with_state=self.with_state)
+        return grouped[selection] if selection is not None else grouped
+
+
+def _with_key(chunk: Any, key: Any) -> Any:
+    from .groupby import KEY
+
+    frame = chunk.to_frame() if isinstance(chunk, pd.Series) else chunk
+    return frame.assign(**{KEY: key})
+
+
+def _window_op(op: Any, reflected: bool = False) -> Any:
+    def method(self: Window, other: Any) -> Window:
+        if reflected:
+            return self.map_partitions(lambda chunk, o: op(o, chunk), other)
+        return self.map_partitions(op, other)
+
+    return method
 
 
 class _Rows(aggs.Aggregation):
@@ -280,7 +324,8 @@ class Rolling:
     def _aggregate(self, how: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Streaming:
         step = _RollingStep(self.window, self.min_periods, how, args, kwargs, self.with_state)
         start = self.start
-        tail = self.frame.example.iloc[:0] if start is None or start == () else start
+        empty = start is None or (isinstance(start, tuple) and not start)
+        tail = self.frame.example.iloc[:0] if empty else start
         example = step.compute(self.frame.example.iloc[:0], 0)
         if self.with_state:
             example = (tail, example)
@@ -288,6 +333,22 @@ class Rolling:
 
         stream = self.frame.stream.accumulate(step, start=tail, returns_state=True)
         return wrap(stream, example)
+
+
+for _name, _op in [
+    ("add", "add"),
+    ("sub", "sub"),
+    ("mul", "mul"),
+    ("truediv", "truediv"),
+    ("floordiv", "floordiv"),
+    ("mod", "mod"),
+    ("pow", "pow"),
+]:
+    _fn = getattr(operator, _op)
+    setattr(Window, f"__{_name}__", _window_op(_fn))
+    setattr(Window, f"__r{_name}__", _window_op(_fn, reflected=True))
+for _name in ("lt", "le", "gt", "ge", "eq", "ne", "and_", "or_"):
+    setattr(Window, f"__{_name.rstrip('_')}__", _window_op(getattr(operator, _name)))
 
 
 class _RollingStep:
@@ -316,8 +377,8 @@ class _RollingStep:
         rows = pd.concat([tail, chunk]) if len(tail) else chunk
         out = self.compute(rows, len(tail))
         if isinstance(self.window, int):
-            keep = self.window - 1  # rows the next chunk's first window still reaches
-            tail = rows.iloc[max(len(rows) - keep, 0) :] if keep else rows.iloc[:0]
+            # the rows of the last full window: what streamz hands back as the state
+            tail = rows.iloc[max(len(rows) - self.window, 0) :]
         elif len(rows):
             tail = rows[rows.index > rows.index[-1] - self.window]
         if self.with_state:
