@@ -6,17 +6,36 @@ Usage, from the repository root::
     python scripts/streamz_suite.py --files test_core.py -k zip --list-failures
     python scripts/streamz_suite.py --json streamz-suite.json
     python scripts/streamz_suite.py --baseline   # the same files against streamz itself
+    python scripts/streamz_suite.py --groups dataframe   # the files of GROUPS["dataframe"]
 
 The streamz source distribution is downloaded once with pip into a cache (``--cache``,
-default ``~/.cache/streams-streamz-suite``). Its ``streamz/tests/*.py`` are extracted into
-a temporary directory beside a copy of ``scripts/streamz_shim/streamz``, an import shim
-that makes every ``streamz`` name the ``streams`` object of the same name (and fails
-where streams lacks one), which shadows the installed streamz. Each test file runs in a
+default ``~/.cache/streams-streamz-suite``). Its test folders (``streamz/tests`` and
+``streamz/dataframe/tests``) are extracted into a temporary directory beside a copy of
+``scripts/streamz_shim/streamz``, an import shim that makes every ``streamz`` name, at
+any depth, the ``streams`` object of the same name (``streamz.dataframe.core`` is
+``streams.dataframe.core``, ``streamz.batch`` is ``streams.batch``; it fails where
+streams lacks one), which shadows the installed streamz. Each test file runs in a
 pytest subprocess of its own with streamz-like settings (not this repository's), a
 per-test time limit and an overall one, so a hang is reported rather than waited for.
 Nothing from streamz is written into the repository. ``--baseline`` runs the same files
 with the same helpers against the sdist's own streamz code, to tell failures caused by
 this machine (missing optional packages, network) from those caused by streams.
+
+Left out, everywhere the same (``--baseline`` too), and printed with the figures:
+
+- ``NOT_TARGETED`` files run, but count in no group's total.
+- ``DESELECT``: single tests that cannot run here.
+- Tests marked ``@pytest.mark.slow``: streamz's own ``conftest.py`` (in its repository,
+  not in the sdist) skips them unless ``--runslow``; the suite deselects them
+  (``-m "not slow"``), so they are in no total. Only ``test_dataframes.py`` has any.
+- ``EXCLUDE``: per file, a ``-k`` expression of the tests left out. ``test_dataframes.py``
+  runs without a Dask client: its ``stream`` fixture is parametrized ``core`` (a plain
+  ``Stream``) and ``dask`` (a ``DaskStream`` on a ``distributed.Client``), and
+  ``test_random_source`` uses the ``client`` fixture itself; the ``[dask]`` ids and that
+  test (not ``test_random_source2``, which needs no client) are deselected. The ``core``
+  ids still set up the module's ``client`` fixture, which the ``stream`` fixture requests
+  whatever its parameter (a module fixture outranks any the suite could give), but
+  the ``core`` tests do not use it.
 """
 
 from __future__ import annotations
@@ -32,7 +51,7 @@ import sys
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 VERSION = "0.6.6"
@@ -41,14 +60,25 @@ GROUPS = {
     "core": ["test_core.py", "py3_test_core.py", "test_graph.py", "test_plugins.py"],
     "sources/sinks": ["test_sources.py", "test_sinks.py"],
     "dask": ["test_dask.py"],
+    "batch": ["test_batch.py"],
+    "dataframe": ["test_dataframes.py", "test_dataframe_utils.py"],
+}
+FOLDERS = {  # test file: its folder in the sdist, when not streamz/tests
+    "test_dataframes.py": "streamz/dataframe/tests",
+    "test_dataframe_utils.py": "streamz/dataframe/tests",
 }
 NOT_TARGETED = {
-    "test_batch.py": "streams has no streams.batch / streams.collection yet",
     "test_kafka.py": "streamz runs these against Kafka in docker (STREAMZ_LAUNCH_KAFKA)",
 }
 DESELECT = {
     "streamz/tests/test_sinks.py::test_mqtt_roundtrip": "needs the public MQTT broker "
     "mqtt.eclipseprojects.io (the MQTT connector is tested on loopback in tests/)",
+}
+EXCLUDE = {  # test file: (pytest -k expression of the tests left out, why)
+    "test_dataframes.py": (
+        "dask or (test_random_source and not test_random_source2)",  # -k: substrings
+        "need a Dask client (the [dask] ids of the stream fixture, and the client fixture)",
+    ),
 }
 NEEDED = {  # module: pip package
     "flaky": "flaky",
@@ -72,6 +102,7 @@ class FileResult:
     status: str = "ok"  # ok, hung, crashed (exit N)
     shim: str = ""
     tests: dict[str, dict[str, str]] = field(default_factory=dict)
+    deselected: list[str] = field(default_factory=list)
 
     def count(self, outcomes: set[str]) -> int:
         return sum(t["outcome"] in outcomes for t in self.tests.values())
@@ -100,6 +131,11 @@ def sdist(cache: Path) -> Path:
     return archive
 
 
+def node_path(name: str) -> str:
+    """Where a test file is, relative to the work directory (and its pytest node id)."""
+    return f"{FOLDERS.get(name, 'streamz/tests')}/{name}"
+
+
 def prepare(work: Path, archive: Path, test_timeout: float, baseline: bool) -> None:
     """Lay out the shim (or streamz itself), a conftest, an ini and the test files."""
     if not baseline:
@@ -108,13 +144,13 @@ def prepare(work: Path, archive: Path, test_timeout: float, baseline: bool) -> N
         )
     shutil.copy(SHIM / "conftest_suite.py", work / "conftest.py")
     (work / "pytest.ini").write_text(INI.format(faulthandler=int(test_timeout) + 30))
-    prefix = f"streamz-{VERSION}/streamz/" if baseline else f"streamz-{VERSION}/streamz/tests/"
+    prefix = f"streamz-{VERSION}/streamz/"
     with tarfile.open(archive) as tar:
         for member in tar.getmembers():
-            rest = member.name.removeprefix(prefix)
-            wanted = baseline or "/" not in rest
+            rest = member.name.removeprefix(prefix)  # the shim gets the tests folders only
+            wanted = baseline or PurePosixPath(rest).parent.name == "tests"
             if member.isfile() and rest != member.name and rest.endswith(".py") and wanted:
-                path = work / "streamz" / ("" if baseline else "tests") / rest
+                path = work / "streamz" / rest
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(tar.extractfile(member).read())  # type: ignore[union-attr]
     if baseline:  # the same helpers as with the shim, so that only the library differs
@@ -126,12 +162,15 @@ def run_file(work: Path, name: str, args: argparse.Namespace) -> FileResult:
     results = work / f"{name}.jsonl"
     log = work / f"{name}.log"
     cmd = [sys.executable, "-m", "pytest", "-c", str(work / "pytest.ini"),
-           "--rootdir", str(work), f"streamz/tests/{name}", "-q",
+           "--rootdir", str(work), node_path(name), "-q", "-m", "not slow",
            "-p", "no:randomly", "-p", "no:cacheprovider", "-p", "no:asyncio"]  # fmt: skip
-    cmd += [arg for test in DESELECT if test.startswith(f"streamz/tests/{name}::")
+    cmd += [arg for test in DESELECT if test.startswith(f"{node_path(name)}::")
             for arg in ("--deselect", test)]  # fmt: skip
-    if args.k:
-        cmd += ["-k", args.k]
+    keep = [f"({args.k})"] if args.k else []
+    if name in EXCLUDE:
+        keep.append(f"not ({EXCLUDE[name][0]})")
+    if keep:
+        cmd += ["-k", " and ".join(keep)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(work), env.get("PYTHONPATH")]))
     env["STREAMZ_SUITE_RESULTS"] = str(results)
@@ -165,6 +204,8 @@ def read_events(result: FileResult, events: list[dict[str, Any]]) -> None:
             result.shim = ev["file"]
         elif kind == "leak":
             result.shim, result.status = "", f"real streamz imported: {ev['modules']}"
+        elif kind == "deselected":
+            result.deselected += ev["ids"]
         elif kind == "collected":
             for nodeid in ev["ids"]:
                 tests[nodeid] = {"outcome": "not run", "message": ""}
@@ -188,8 +229,9 @@ def read_events(result: FileResult, events: list[dict[str, Any]]) -> None:
 
 def figures(result: FileResult) -> str:
     passed, total = result.count(PASSING), len(result.tests)
-    skipped = result.count({"skipped"})
+    skipped, deselected = result.count({"skipped"}), len(result.deselected)
     extra = f"  ({skipped} skipped)" if skipped else ""
+    extra += f"  ({deselected} deselected)" if deselected else ""
     status = "" if result.status == "ok" else f"  [{result.status}]"
     return f"{passed}/{total}{extra}{status}"
 
@@ -206,11 +248,11 @@ def report(results: dict[str, FileResult], args: argparse.Namespace) -> dict[str
         print(f"{group}:")
         for r in ran:
             note = f"  -- {NOT_TARGETED[r.name]}" if r.name in NOT_TARGETED else ""
-            print(f"  {r.name:<18} {figures(r)}{note}")
+            print(f"  {r.name:<24} {figures(r)}{note}")
         passed, total = sum(r.count(PASSING) for r in ran), sum(len(r.tests) for r in ran)
         groups[group] = {"passed": passed, "total": total}
         if group != "not targeted":
-            print(f"  {'total':<18} {passed}/{total}")
+            print(f"  {'total':<24} {passed}/{total}")
     targeted = [g for g in groups if g != "not targeted"]
     print(
         f"targeted total: {sum(groups[g]['passed'] for g in targeted)}/"
@@ -219,6 +261,12 @@ def report(results: dict[str, FileResult], args: argparse.Namespace) -> dict[str
     for test, why in DESELECT.items():
         if test.split("/")[-1].split("::")[0] in results:
             print(f"deselected {test}: {why}")
+    for name, (expr, why) in EXCLUDE.items():
+        if name in results:
+            print(f"deselected from {name}: -k '{expr}': {why}")
+    if any(r.deselected for r in results.values()):
+        print("deselected everywhere: @pytest.mark.slow tests (-m 'not slow'), as streamz "
+              "skips them without --runslow")  # fmt: skip
     if args.list_failures:
         print("\nnot passing:")
         for r in results.values():
@@ -229,10 +277,12 @@ def report(results: dict[str, FileResult], args: argparse.Namespace) -> dict[str
         "streamz": VERSION,
         "shim": sorted(shims),
         "deselected": DESELECT,
+        "excluded": {name: {"k": expr, "why": why} for name, (expr, why) in EXCLUDE.items()},
+        "slow": "deselected (-m 'not slow'): streamz skips them without --runslow",
         "groups": groups,
         "files": {
             n: {"status": r.status, "passed": r.count(PASSING), "total": len(r.tests),
-                "tests": r.tests}
+                "deselected": r.deselected, "tests": r.tests}
             for n, r in results.items()
         },
     }  # fmt: skip
@@ -242,7 +292,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     cache = Path.home() / ".cache/streams-streamz-suite"
     parser.add_argument("--cache", type=Path, default=cache, help=f"sdist cache ({cache})")
-    parser.add_argument("--files", nargs="+", help="test file names (default: all)")
+    parser.add_argument("--files", nargs="+", help="test file names (default: every file)")
+    parser.add_argument(
+        "--groups", nargs="+", choices=list(GROUPS), help="the test files of these groups too"
+    )
     parser.add_argument("-k", help="pytest -k expression, passed through")
     parser.add_argument("--json", type=Path, help="write per-test outcomes to this file")
     parser.add_argument("--list-failures", action="store_true", help="print each failing test")
@@ -257,7 +310,9 @@ def main() -> int:
     ensure_packages()
     archive = sdist(args.cache)
     everything = [name for names in [*GROUPS.values(), NOT_TARGETED] for name in names]
-    names = [n.removesuffix(".py") + ".py" for n in args.files] if args.files else everything
+    chosen = [n.removesuffix(".py") + ".py" for n in args.files or ()]
+    chosen += [name for group in args.groups or () for name in GROUPS[group]]
+    names = list(dict.fromkeys(chosen)) or everything
     unknown = sorted(set(names) - set(everything))
     if unknown:
         parser.error(f"unknown streamz test file: {', '.join(unknown)}")

@@ -56,7 +56,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    files = {name: vars(module).get("__file__") for name, module in list(sys.modules.items())}
+    files = {name: getattr(module, "__dict__", {}).get("__file__")  # None: an import blocker
+             for name, module in list(sys.modules.items())}  # fmt: skip
     real = [name for name, file in files.items() if name.partition(".")[0] == "streamz"
             and file and not Path(file).resolve().is_relative_to(SHIM.parent)]  # fmt: skip
     if real:
@@ -65,6 +66,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_report_header() -> str:
     return f"streamz shim: {streamz.__file__}"
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    record(event="deselected", ids=[item.nodeid for item in items])
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
