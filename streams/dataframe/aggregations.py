@@ -148,7 +148,14 @@ def _ratio(total: Any, count: Any) -> Any:
 
 class Var(Aggregation):
     """Running ``var(ddof=)`` (and ``std`` with ``sqrt``); the state is
-    ``(count, mean, m2)`` merged per chunk (Chan's parallel Welford update)."""
+    ``(count, mean, m2)`` merged per chunk (Chan's parallel Welford update).
+
+    In a window it is recomputed from the rows the window holds: taking rows back out
+    of ``m2`` leaves a rounding residue (~1e-16) where pandas gives exactly 0 for equal
+    values, and ``std`` would turn it into ~1e-8.
+    """
+
+    invertible = False
 
     def __init__(self, ddof: int = 1, sqrt: bool = False) -> None:
         self.ddof = ddof
@@ -255,11 +262,13 @@ class ValueCounts(Aggregation):
         return new.iloc[:0].value_counts()
 
     def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
-        state = state.add(new.value_counts(), fill_value=0).astype("int64")
+        counts = new.value_counts()
+        state = state.add(counts, fill_value=0).astype(counts.dtype)
         return state, _by_count(state)
 
     def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
-        state = state.sub(old.value_counts(), fill_value=0).astype("int64")
+        counts = old.value_counts()
+        state = state.sub(counts, fill_value=0).astype(counts.dtype)
         state = state[state > 0]
         return state, _by_count(state)
 

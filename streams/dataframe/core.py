@@ -307,18 +307,28 @@ class _Cumulative:
 
     def __call__(self, carry: Any, chunk: Any) -> tuple[Any, Any]:
         out = getattr(chunk, self.how)()
+        if not len(chunk):
+            return carry, out  # adding the carry to no rows would only upcast
+        if isinstance(out, pd.DataFrame):
+            # column by column, so each keeps its dtype (a row of a mixed frame is float)
+            carries = carry or {}
+            columns = {}
+            for i in range(out.shape[1]):
+                previous = carries.get(i)
+                columns[i], carries[i] = self._series(out.iloc[:, i], previous)
+            combined = pd.concat(columns, axis=1)
+            combined.columns = out.columns
+            return carries, combined
+        return tuple(reversed(self._series(out, carry)))
+
+    def _series(self, out: Any, carry: Any) -> tuple[Any, Any]:
+        """``(combined, new carry)`` for one column."""
         if carry is not None:
             out = self.combine(out, carry)
-        if len(out):
-            last = out.ffill().iloc[-1]  # a missing value does not reset the carry
-            if carry is not None:
-                last = (
-                    last.where(last.notna(), carry)
-                    if isinstance(last, pd.Series)
-                    else (carry if pd.isna(last) else last)
-                )
-            carry = last
-        return carry, out
+        last = out.ffill().iloc[-1]  # a missing value does not reset the carry
+        if carry is not None and pd.isna(last):
+            last = carry
+        return out, last
 
 
 def _pairwise(how: str) -> Callable[[Any, Any], Any]:
@@ -326,8 +336,6 @@ def _pairwise(how: str) -> Callable[[Any, Any], Any]:
     keyword = "upper" if how == "min" else "lower"
 
     def combine(out: Any, carry: Any) -> Any:
-        if isinstance(out, pd.DataFrame):
-            return out.clip(**{keyword: carry}, axis=1)
         return out if pd.isna(carry) else out.clip(**{keyword: carry})
 
     return combine

@@ -130,7 +130,11 @@ class GroupBy:
         parts = [self._aggregate(name) for name in names]
 
         def combine(*results: Any) -> Any:
-            return pd.concat(dict(zip(names, results, strict=True)), axis=1)
+            out = pd.concat(dict(zip(names, results, strict=True)), axis=1)
+            if isinstance(results[0], pd.DataFrame):  # pandas: (column, aggregation)
+                columns = [(c, n) for c in results[0].columns for n in names]
+                out = out.swaplevel(axis=1)[columns]
+            return out
 
         return map_partitions(combine, *parts)
 
@@ -178,8 +182,9 @@ class _Grouper:
             count = g.count()
             if how == "mean":
                 return (g.sum(), count)
-            mean = g.mean()
-            return (count, mean, g.var(ddof=0) * count)
+            # a group whose values are all missing adds nothing: mean and m2 of 0
+            mean = g.mean().fillna(0.0)
+            return (count, mean, (g.var(ddof=0) * count).fillna(0.0))
         return getattr(g, how)()
 
     def empty(self, example: Any, by: Any) -> Any:
@@ -198,7 +203,7 @@ class _Grouper:
             state = _extreme(how, state, part)
             return state, state
         if how == "mean":
-            total, count = _add(state[0], part[0]), _add(state[1], part[1])
+            total, count = _add(state[0], part[0]), _add(state[1], part[1], exact=False)
             return (total, count), total / count  # a count of 0 has a sum of 0: NaN
         summary = _merge_groups(state, part)
         count, _, m2 = summary
@@ -219,7 +224,7 @@ def _with_freq(out: Any) -> Any:
     return out
 
 
-def _add(state: Any, part: Any) -> Any:
+def _add(state: Any, part: Any, exact: bool = True) -> Any:
     if not len(part):
         return state
     if not len(state):
@@ -227,7 +232,7 @@ def _add(state: Any, part: Any) -> Any:
     if state.index.equals(part.index):
         return state + part
     out = state.add(part, fill_value=0)
-    return _keep_dtype(out, part)
+    return _keep_dtype(out, part) if exact else out
 
 
 def _keep_dtype(out: Any, part: Any) -> Any:

@@ -401,7 +401,28 @@ class Expanding(Window):
         return Expanding(frame, self.min_periods)
 
     def aggregate(self, aggregation: aggs.Aggregation) -> Streaming:
-        return self.frame.aggregate(aggregation)  # type: ignore[no-any-return]
+        return self.frame.aggregate(_Expanding(aggregation, self.min_periods))  # type: ignore[no-any-return]
+
+
+class _Expanding(aggs.Aggregation):
+    """pandas ``expanding()``: float results, missing until ``min_periods`` values."""
+
+    def __init__(self, inner: aggs.Aggregation, min_periods: int) -> None:
+        self.inner = inner
+        self.min_periods = min_periods
+
+    def initial(self, new: Any) -> Any:
+        return (self.inner.initial(new), new.iloc[:0].count())
+
+    def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
+        inner, count = state
+        inner, result = self.inner.on_new(inner, new)
+        count = count + new.count()
+        if isinstance(result, pd.Series | pd.DataFrame):
+            result = result.astype(float).where(count >= self.min_periods)
+        elif isinstance(result, int | float | np.number):
+            result = float(result) if count >= self.min_periods else np.nan
+        return (inner, count), result
 
 
 class EWM:
@@ -484,8 +505,9 @@ class _EWMStep:
         present = values.notna().astype(float)
         d = present.ewm(alpha=self.alpha, adjust=True).mean().to_numpy() * span
         n = np.nan_to_num(values.ewm(alpha=self.alpha, adjust=True).mean().to_numpy()) * d
+        previous = None
         if carry is not None:
-            total, weight = carry
+            total, weight, previous = carry
             n = n + powers * total
             d = d + powers * weight
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -495,4 +517,15 @@ class _EWMStep:
             if frame
             else pd.Series(out, index=values.index, name=values.name)
         )
-        return (n[-1], d[-1]), result
+        # a missing value changes no mean: pandas repeats the last one (with alpha=1
+        # the earlier rows weigh nothing, so the ratio above is 0/0 there)
+        gap = values.isna() & result.isna()
+        if gap.to_numpy().any():
+            filled = result.ffill()
+            if previous is not None:
+                filled = filled.fillna(previous if frame else float(previous))
+            result = result.where(~gap, filled)
+        last = result.ffill().iloc[-1]
+        if previous is not None:
+            last = last.fillna(previous) if frame else (previous if pd.isna(last) else last)
+        return (n[-1], d[-1], last), result
