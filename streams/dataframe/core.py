@@ -323,7 +323,7 @@ class _Cumulative:
 
     def _series(self, out: Any, carry: Any) -> tuple[Any, Any]:
         """``(combined, new carry)`` for one column."""
-        if carry is not None:
+        if carry is not None and not pd.isna(carry):  # only missing values so far: none
             out = self.combine(out, carry)
         last = out.ffill().iloc[-1]  # a missing value does not reset the carry
         if carry is not None and pd.isna(last):
