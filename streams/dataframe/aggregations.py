@@ -25,6 +25,7 @@ __all__ = [
     "Max",
     "Mean",
     "Min",
+    "Reductions",
     "Size",
     "Sum",
     "ValueCounts",
@@ -277,3 +278,46 @@ def _by_count(counts: Any) -> Any:
     out = counts.sort_values(ascending=False, kind="stable")
     out.name = "count"
     return out
+
+
+class Reductions:
+    """The running reductions of frames and windows, each an :class:`Aggregation` folded
+    by ``aggregate``: over all rows so far (a frame) or over the rows in a window.
+    ``start`` continues from an earlier state (the aggregation's state: ``(sum, count)``
+    for ``mean``)."""
+
+    def aggregate(self, aggregation: Aggregation, start: Any = None) -> Any:
+        raise NotImplementedError
+
+    def sum(self, start: Any = None) -> Any:
+        """``sum``, after every chunk."""
+        return self.aggregate(Sum(), start)
+
+    def count(self, start: Any = None) -> Any:
+        """``count`` of the values that are not missing, after every chunk."""
+        return self.aggregate(Count(), start)
+
+    @property
+    def size(self) -> Any:
+        """``size`` (a property, as in pandas), after every chunk."""
+        return self.aggregate(Size())
+
+    def mean(self, start: Any = None) -> Any:
+        """``mean``, after every chunk."""
+        return self.aggregate(Mean(), start)
+
+    def var(self, ddof: int = 1) -> Any:
+        """``var(ddof=)``, numerically stable (parallel Welford update)."""
+        return self.aggregate(Var(ddof))
+
+    def std(self, ddof: int = 1) -> Any:
+        """``std(ddof=)``."""
+        return self.aggregate(Var(ddof, sqrt=True))
+
+    def min(self) -> Any:
+        """``min``, after every chunk."""
+        return self.aggregate(Min())
+
+    def max(self) -> Any:
+        """``max``, after every chunk."""
+        return self.aggregate(Max())

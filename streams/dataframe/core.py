@@ -36,7 +36,7 @@ class SchemaError(ValueError, IndexError):
     streamz)."""
 
 
-class Frame(Streaming):
+class Frame(aggs.Reductions, Streaming):
     """What DataFrame, Series and Index streams share (see :class:`DataFrame`)."""
 
     _subtype: type = object
@@ -159,39 +159,6 @@ class Frame(Streaming):
         return self.accumulate_partitions(
             step, start=state, returns_state=True, stream_type="updating"
         )
-
-    def sum(self, start: Any = None) -> Streaming:
-        """Running ``sum`` of all rows so far."""
-        return self.aggregate(aggs.Sum(), start)
-
-    def count(self, start: Any = None) -> Streaming:
-        """Running ``count`` of the values that are not missing."""
-        return self.aggregate(aggs.Count(), start)
-
-    @property
-    def size(self) -> Streaming:
-        """Running ``size`` (a property, as in pandas)."""
-        return self.aggregate(aggs.Size())
-
-    def mean(self, start: Any = None) -> Streaming:
-        """Running ``mean``; ``start`` is a ``(sum, count)`` pair to continue from."""
-        return self.aggregate(aggs.Mean(), start)
-
-    def var(self, ddof: int = 1) -> Streaming:
-        """Running ``var(ddof=)``, numerically stable (parallel Welford update)."""
-        return self.aggregate(aggs.Var(ddof))
-
-    def std(self, ddof: int = 1) -> Streaming:
-        """Running ``std(ddof=)``."""
-        return self.aggregate(aggs.Var(ddof, sqrt=True))
-
-    def min(self) -> Streaming:
-        """Running ``min``."""
-        return self.aggregate(aggs.Min())
-
-    def max(self) -> Streaming:
-        """Running ``max``."""
-        return self.aggregate(aggs.Max())
 
     def cumsum(self) -> Frame:
         """``cumsum`` over all rows so far, emitted chunk by chunk."""

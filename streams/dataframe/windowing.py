@@ -23,7 +23,7 @@ from . import aggregations as aggs
 __all__ = ["EWM", "Expanding", "Rolling", "Window"]
 
 
-class Window:
+class Window(aggs.Reductions):
     """What ``sdf.window(n=|value=)`` returns; aggregate it like a frame.
 
     Examples
@@ -86,8 +86,11 @@ class Window:
             return self[name]
         raise AttributeError(f"Window has no attribute or column {name!r}")
 
-    def aggregate(self, aggregation: aggs.Aggregation) -> Streaming:
-        """Fold ``aggregation`` over the rows in the window, one result per chunk."""
+    def aggregate(self, aggregation: aggs.Aggregation, start: Any = None) -> Streaming:
+        """Fold ``aggregation`` over the rows in the window, one result per chunk (a
+        window resumes from held rows: ``window(start=)``, not from a state)."""
+        if start is not None:
+            raise ValueError("window: resume from held rows with window(..., start=rows)")
         step = _WindowStep(aggregation, self.n, self.value, self.with_state)
         held = self.frame.example.iloc[:0] if self.start is None else self.start
         state = step.begin(self.frame.example, held)
@@ -104,31 +107,6 @@ class Window:
     def apply(self, func: Any) -> Streaming:
         """``func`` applied to the rows in the window, after every chunk."""
         return self.full().map_partitions(func)
-
-    def sum(self) -> Streaming:
-        return self.aggregate(aggs.Sum())
-
-    def count(self) -> Streaming:
-        return self.aggregate(aggs.Count())
-
-    @property
-    def size(self) -> Streaming:
-        return self.aggregate(aggs.Size())
-
-    def mean(self) -> Streaming:
-        return self.aggregate(aggs.Mean())
-
-    def var(self, ddof: int = 1) -> Streaming:
-        return self.aggregate(aggs.Var(ddof))
-
-    def std(self, ddof: int = 1) -> Streaming:
-        return self.aggregate(aggs.Var(ddof, sqrt=True))
-
-    def min(self) -> Streaming:
-        return self.aggregate(aggs.Min())
-
-    def max(self) -> Streaming:
-        return self.aggregate(aggs.Max())
 
     def value_counts(self) -> Streaming:
         return self.aggregate(aggs.ValueCounts())
@@ -400,8 +378,8 @@ class Expanding(Window):
     def _derive(self, frame: Any) -> Window:
         return Expanding(frame, self.min_periods)
 
-    def aggregate(self, aggregation: aggs.Aggregation) -> Streaming:
-        return self.frame.aggregate(_Expanding(aggregation, self.min_periods))  # type: ignore[no-any-return]
+    def aggregate(self, aggregation: aggs.Aggregation, start: Any = None) -> Streaming:
+        return self.frame.aggregate(_Expanding(aggregation, self.min_periods), start)  # type: ignore[no-any-return]
 
 
 class _Expanding(aggs.Aggregation):
