@@ -155,7 +155,7 @@ class Frame(aggs.Reductions, Streaming):
             # each element replaces the last: aggregate the latest one on its own
             return self.map_partitions(_whole, aggregation, stream_type="updating")
         state = aggregation.initial(self.example) if start is None else start
-        step = _Fold(aggregation)
+        step = aggregation.on_new  # (state, chunk) -> (state, result)
         return self.accumulate_partitions(
             step, start=state, returns_state=True, stream_type="updating"
         )
@@ -244,18 +244,6 @@ class Frame(aggs.Reductions, Streaming):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} - elements like:\n{self.example!r}"
-
-
-class _Fold:
-    """``accumulate`` step of a running aggregation: ``(state, chunk) -> (state, result)``."""
-
-    __slots__ = ("on_new",)
-
-    def __init__(self, aggregation: aggs.Aggregation) -> None:
-        self.on_new = aggregation.on_new
-
-    def __call__(self, state: Any, chunk: Any) -> tuple[Any, Any]:
-        return self.on_new(state, chunk)
 
 
 def _whole(x: Any, aggregation: aggs.Aggregation) -> Any:
@@ -472,9 +460,6 @@ class DataFrame(Frame):
     def query(self, expr: str, **kwargs: Any) -> DataFrame:
         """Rows matching ``expr`` (``DataFrame.query``), chunk by chunk."""
         return self.map_partitions(lambda df: df.query(expr, **kwargs))  # type: ignore[return-value]
-
-    def verify(self, x: Any) -> None:
-        super().verify(x)
 
 
 class _Masked(DataFrame):

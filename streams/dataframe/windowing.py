@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..collection import Streaming, map_partitions
+from ..collection import Streaming, map_partitions, wrap
 from . import aggregations as aggs
 
 __all__ = ["EWM", "Expanding", "Rolling", "Window"]
@@ -96,8 +96,6 @@ class Window(aggs.Reductions):
         state = step.begin(self.frame.example, held)
         example = step.example(self.frame.example)
         result = self.frame.stream.accumulate(step, start=state, returns_state=True)
-        from ..collection import wrap
-
         return wrap(result, example, stream_type="updating")
 
     def full(self) -> Streaming:
@@ -307,8 +305,6 @@ class Rolling:
         example = step.compute(self.frame.example.iloc[:0], 0)
         if self.with_state:
             example = (tail, example)
-        from ..collection import wrap
-
         stream = self.frame.stream.accumulate(step, start=tail, returns_state=True)
         return wrap(stream, example)
 
@@ -451,8 +447,6 @@ class EWM:
         """pandas ``ewm(...).mean()`` of every new row."""
         step = _EWMStep(self.alpha)
         example = self.frame.example.iloc[:0].astype(float)
-        from ..collection import wrap
-
         return wrap(self.frame.stream.accumulate(step, start=None, returns_state=True), example)
 
     def _not_yet(self, *args: Any, **kwargs: Any) -> Any:
