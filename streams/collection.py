@@ -28,7 +28,7 @@ from typing import Any
 
 from .core import Stream
 
-__all__ = ["Batch", "Streaming", "map_partitions"]
+__all__ = ["Batch", "Streaming", "elementwise", "map_partitions"]
 
 _NO_START = object()
 
@@ -99,11 +99,86 @@ def map_partitions(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Strea
     return wrap(stream, example, stream_type=kind)
 
 
+def elementwise(func: Callable[..., Any], *args: Any) -> Streaming:
+    """:func:`map_partitions` for cheap elementwise steps (column selection, operators),
+    fused instead of connected.
+
+    The result is lazy: it records "``func`` of what the collections among ``args`` make
+    of a batch of their common upstream" and adds its node only when its ``stream`` is
+    first used. Steps on one upstream so compose into a single node, so
+    ``sdf.y[sdf.x > 0.5]`` runs as one function of each chunk instead of three nodes and
+    a zip. A step used twice is computed twice, which is why only cheap steps fuse; a
+    collection whose node exists already is used as it is (``map_partitions`` then zips
+    collections of different upstreams).
+    """
+    root: Stream[Any] | None = None
+    getters: list[tuple[int, Callable[[Any], Any] | None]] = []
+    for i, arg in enumerate(args):
+        if isinstance(arg, Streaming):
+            upstream, get = arg._recipe()
+            if root is None:
+                root = upstream
+            elif upstream is not root:
+                return map_partitions(func, *args)
+            getters.append((i, get))
+    if root is None:
+        raise TypeError("map_partitions: no streaming collection among the arguments")
+    example = func(*map(_example, args))
+    kind = next((a._stream_type for a in args if _updating(a)), None)
+    result = wrap(root, example, stream_type=kind)
+    result._lazy = (root, _fuse(func, args, getters))
+    result._stream = None
+    return result
+
+
+def _updating(arg: Any) -> bool:
+    return isinstance(arg, Streaming) and arg._stream_type == "updating"
+
+
+def _fuse(
+    func: Callable[..., Any], args: tuple[Any, ...], getters: list[tuple[int, Any]]
+) -> Callable[[Any], Any]:
+    """One function of a batch: ``func`` with each collection argument replaced by what
+    its getter makes of the batch (the batch itself for ``None``), named after ``func``
+    so the node's label says what it does."""
+    fused = _compose(func, args, getters)
+    fused.__name__ = fused.__qualname__ = getattr(func, "__name__", "elementwise")
+    return fused
+
+
+def _compose(
+    func: Callable[..., Any], args: tuple[Any, ...], getters: list[tuple[int, Any]]
+) -> Callable[[Any], Any]:
+    if len(getters) == 1 and getters[0][0] == 0:
+        get = getters[0][1]
+        rest = args[1:]
+        if get is None:
+            return lambda batch: func(batch, *rest)
+        return lambda batch: func(get(batch), *rest)
+    if len(args) == 2 and len(getters) == 2:
+        first = getters[0][1] or _same
+        second = getters[1][1] or _same
+        return lambda batch: func(first(batch), second(batch))
+    template = list(args)
+
+    def fused(batch: Any) -> Any:
+        filled = list(template)
+        for i, get in getters:
+            filled[i] = batch if get is None else get(batch)
+        return func(*filled)
+
+    return fused
+
+
+def _same(batch: Any) -> Any:
+    return batch
+
+
 def _binary(op: Callable[[Any, Any], Any], reflected: bool = False) -> Any:
     def method(self: Streaming, other: Any) -> Streaming:
         if reflected:
-            return map_partitions(op, other, self)
-        return map_partitions(op, self, other)
+            return elementwise(op, other, self)
+        return elementwise(op, self, other)
 
     method.__name__ = op.__name__
     return method
@@ -111,7 +186,7 @@ def _binary(op: Callable[[Any, Any], Any], reflected: bool = False) -> Any:
 
 def _unary(op: Callable[[Any], Any]) -> Any:
     def method(self: Streaming) -> Streaming:
-        return map_partitions(op, self)
+        return elementwise(op, self)
 
     method.__name__ = op.__name__
     return method
@@ -197,8 +272,30 @@ class Streaming(OperatorMixin):
                     f"not {stream_type!r}"
                 )
             self._stream_type = stream_type
-        self.stream: Stream[Any] = Stream() if stream is None else stream
+        self._stream: Stream[Any] | None = Stream() if stream is None else stream
+        self._lazy: tuple[Stream[Any], Callable[[Any], Any]] | None = None
         self.example = example
+
+    @property
+    def stream(self) -> Stream[Any]:
+        """The stream of batches (a fused collection's node is added on first use, see
+        :func:`elementwise`)."""
+        if self._stream is None:
+            assert self._lazy is not None
+            upstream, func = self._lazy
+            self._stream = upstream.map(func)
+        return self._stream
+
+    @stream.setter
+    def stream(self, value: Stream[Any]) -> None:
+        self._stream = value
+
+    def _recipe(self) -> tuple[Stream[Any], Callable[[Any], Any] | None]:
+        """``(upstream, get)``: the batches of this collection are ``get(batch)`` of
+        ``upstream``'s (``get`` is ``None`` when they are ``upstream``'s own)."""
+        if self._stream is None and self._lazy is not None:
+            return self._lazy
+        return self.stream, None
 
     def map_partitions(
         self, func: Callable[..., Any], *args: Any, stream_type: str | None = None, **kwargs: Any

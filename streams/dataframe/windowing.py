@@ -169,9 +169,10 @@ class _Held:
         self.rows = 0
 
     def add(self, piece: Any) -> None:
-        if len(piece):
+        size = len(piece)
+        if size:
             self.pieces.append(piece)
-            self.rows += len(piece)
+            self.rows += size
 
     def drop_first(self, extra: int) -> list[Any]:
         """Take the oldest ``extra`` rows out; return them."""
@@ -180,9 +181,10 @@ class _Held:
         self.rows -= extra
         while extra > 0:
             head = pieces[0]
-            if len(head) <= extra:
+            size = len(head)
+            if size <= extra:
                 old.append(pieces.popleft())
-                extra -= len(head)
+                extra -= size
             else:
                 old.append(head.iloc[:extra])
                 pieces[0] = head.iloc[extra:]

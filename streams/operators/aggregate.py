@@ -79,10 +79,26 @@ class Accumulate(Stream[Any]):
         return self._push(state, self, metadata)
 
     def _compiled(self) -> Push | None:
-        if type(self).update is not Accumulate.update or self.returns_state or self.with_state:
+        if type(self).update is not Accumulate.update or self.with_state:
             return None
         node, call, push, failed = self, self._call, self._push, self._failed
         no_start = NO_START
+        if self.returns_state:
+
+            def update_returning_state(
+                x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()
+            ) -> Any:
+                if node.state is no_start:
+                    node.state = node.current_value = x
+                    return push(x, node, metadata)
+                try:
+                    node.state, result = call(node.state, x)
+                except Exception as exc:
+                    return failed(exc, x, who, metadata)
+                node.current_value = result
+                return push(result, node, metadata)
+
+            return update_returning_state
 
         def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
             state = node.state

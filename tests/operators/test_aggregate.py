@@ -59,6 +59,31 @@ def test_accumulate_returns_state_with_state_emits_state_and_result():
     assert out == [(1, -1), (3, -2)]
 
 
+def test_accumulate_returns_state_failure_keeps_the_state_and_names_the_node():
+    source = Stream()
+    node = source.accumulate(
+        lambda n, x: (n + x, n + x) if x >= 0 else None, start=0, returns_state=True
+    )
+    out = node.sink_to_list()
+    feed(source, [1, 2])
+    with pytest.raises(TypeError) as info:
+        source.emit(-1)  # returns None: not a (state, result) pair
+    assert "accumulate" in str(info.value) + " ".join(getattr(info.value, "__notes__", []))
+    assert node.state == 3
+    feed(source, [4])
+    assert out == [1, 3, 7]
+    assert node.current_value == 7
+
+
+def test_accumulate_returns_state_without_start_passes_the_first_element():
+    source = Stream()
+    node = source.accumulate(lambda acc, x: (acc + x, acc * x), returns_state=True)
+    out = node.sink_to_list()
+    feed(source, [2, 3, 4])
+    assert out == [2, 6, 20]
+    assert node.state == 9
+
+
 def test_scan_is_accumulate():
     source = Stream()
     node = source.scan(max, stream_name="best")
