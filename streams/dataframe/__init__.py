@@ -16,11 +16,12 @@ Examples
 
 from __future__ import annotations
 
-from .aggregations import Aggregation
+from .aggregations import Additive, Aggregation
 from .core import DataFrame, DataFrames, Frame, Index, SchemaError, Series, Seriess, _register
 from .sources import PeriodicDataFrame, Random
 
 __all__ = [
+    "Additive",
     "Aggregation",
     "DataFrame",
     "DataFrames",

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "Additive",
     "Aggregation",
     "Count",
     "Max",
@@ -79,65 +80,109 @@ def _zero_like(x: Any) -> Any:
     return x.iloc[:0].sum()
 
 
-class Sum(Aggregation):
+class Additive(Aggregation):
+    """An aggregation whose state adds up a summary of each chunk (sums, counts).
+
+    Define ``summarize(rows)`` and ``fold(state, summary, sign)`` (``sign`` is ``1`` for
+    rows that arrive, ``-1`` for rows that leave; it returns ``(state, result)``). A
+    window keeps each chunk's summary while it holds the chunk, so a chunk that leaves
+    whole is taken out without reading its rows again (the summary is the one that went
+    in, so the result is the same to the last bit).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from streams.dataframe import Additive, DataFrame
+    >>> class SumOfSquares(Additive):
+    ...     def initial(self, new):
+    ...         return 0.0
+    ...     def summarize(self, rows):
+    ...         return float((rows**2).sum())
+    ...     def fold(self, state, summary, sign):
+    ...         state = state + summary if sign > 0 else state - summary
+    ...         return state, state
+    >>> sdf = DataFrame(example=pd.DataFrame({"x": [0.0]}))
+    >>> out = sdf.window(n=2).x.aggregate(SumOfSquares()).stream.sink_to_list()
+    >>> for chunk in ([1.0], [2.0], [3.0]):
+    ...     sdf.emit(pd.DataFrame({"x": chunk}))
+    >>> out
+    [1.0, 5.0, 13.0]
+    """
+
+    def summarize(self, rows: Any) -> Any:
+        raise NotImplementedError
+
+    def fold(self, state: Any, summary: Any, sign: int) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
+        return self.fold(state, self.summarize(new), 1)
+
+    def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
+        return self.fold(state, self.summarize(old), -1)
+
+
+class Sum(Additive):
     """Running ``sum``."""
 
     def initial(self, new: Any) -> Any:
         return _zero_like(new)
 
+    def summarize(self, rows: Any) -> Any:
+        return rows.sum()
+
+    def fold(self, state: Any, summary: Any, sign: int) -> tuple[Any, Any]:
+        state = state + summary if sign > 0 else state - summary
+        return state, state
+
     def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
-        state = state + new.sum()
-        return state, state
-
-    def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
-        state = state - old.sum()
+        state = state + new.sum()  # fold(state, summarize(new), 1) without two calls
         return state, state
 
 
-class Count(Aggregation):
+class Count(Additive):
     """Running ``count`` (rows that are not missing)."""
 
     def initial(self, new: Any) -> Any:
         return new.iloc[:0].count()
 
-    def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
-        state = state + new.count()
+    def summarize(self, rows: Any) -> Any:
+        return rows.count()
+
+    def fold(self, state: Any, summary: Any, sign: int) -> tuple[Any, Any]:
+        state = state + summary if sign > 0 else state - summary
         return state, state
 
-    def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
-        state = state - old.count()
-        return state, state
 
-
-class Size(Aggregation):
+class Size(Additive):
     """Running ``size`` (rows times columns for a frame, rows for a series)."""
 
     def initial(self, new: Any) -> Any:
         return 0
 
-    def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
-        state = state + new.size
+    def summarize(self, rows: Any) -> Any:
+        return rows.size
+
+    def fold(self, state: Any, summary: Any, sign: int) -> tuple[Any, Any]:
+        state = state + summary if sign > 0 else state - summary
         return state, state
 
-    def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
-        state = state - old.size
-        return state, state
 
-
-class Mean(Aggregation):
+class Mean(Additive):
     """Running ``mean``; the state is ``(sum, count)``."""
 
     def initial(self, new: Any) -> Any:
         return (_zero_like(new), new.iloc[:0].count())
 
-    def on_new(self, state: Any, new: Any) -> tuple[Any, Any]:
-        total, count = state
-        state = (total + new.sum(), count + new.count())
-        return state, _ratio(*state)
+    def summarize(self, rows: Any) -> Any:
+        return rows.sum(), rows.count()
 
-    def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
-        total, count = state
-        state = (total - old.sum(), count - old.count())
+    def fold(self, state: Any, summary: Any, sign: int) -> tuple[Any, Any]:
+        (total, count), (rows_total, rows_count) = state, summary
+        if sign > 0:
+            state = (total + rows_total, count + rows_count)
+        else:
+            state = (total - rows_total, count - rows_count)
         return state, _ratio(*state)
 
 

@@ -160,54 +160,60 @@ class _Rows(aggs.Aggregation):
 
 
 class _Held:
-    """The rows a window holds: pieces of chunks, oldest first, and their row count."""
+    """The rows a window holds: pieces of chunks, oldest first, their row count, and for
+    each piece the aggregation's summary of it (``None`` when not known)."""
 
-    __slots__ = ("pieces", "rows")
+    __slots__ = ("pieces", "rows", "summaries")
 
     def __init__(self) -> None:
         self.pieces: deque[Any] = deque()
+        self.summaries: deque[Any] = deque()
         self.rows = 0
 
-    def add(self, piece: Any) -> None:
+    def add(self, piece: Any, summary: Any = None) -> None:
         size = len(piece)
         if size:
             self.pieces.append(piece)
+            self.summaries.append(summary)
             self.rows += size
 
-    def drop_first(self, extra: int) -> list[Any]:
-        """Take the oldest ``extra`` rows out; return them."""
-        old: list[Any] = []
-        pieces = self.pieces
+    def drop_first(self, extra: int) -> list[tuple[Any, Any]]:
+        """Take the oldest ``extra`` rows out; return them as ``(piece, summary)``."""
+        old: list[tuple[Any, Any]] = []
+        pieces, summaries = self.pieces, self.summaries
         self.rows -= extra
         while extra > 0:
             head = pieces[0]
             size = len(head)
             if size <= extra:
-                old.append(pieces.popleft())
+                old.append((pieces.popleft(), summaries.popleft()))
                 extra -= size
             else:
-                old.append(head.iloc[:extra])
+                old.append((head.iloc[:extra], None))
                 pieces[0] = head.iloc[extra:]
+                summaries[0] = None
                 extra = 0
         return old
 
-    def drop_until(self, cut: Any) -> list[Any]:
-        """Take the rows with an index at or before ``cut`` out; return them."""
-        old: list[Any] = []
-        pieces = self.pieces
+    def drop_until(self, cut: Any) -> list[tuple[Any, Any]]:
+        """Take the rows with an index at or before ``cut`` out; return them as
+        ``(piece, summary)``."""
+        old: list[tuple[Any, Any]] = []
+        pieces, summaries = self.pieces, self.summaries
         while pieces:
             head = pieces[0]
             keep = head.index > cut
             if keep.all():
                 break
             if not keep.any():
-                old.append(pieces.popleft())
+                old.append((pieces.popleft(), summaries.popleft()))
                 self.rows -= len(head)
                 continue
             gone = head[~keep]
-            old.append(gone)
+            old.append((gone, None))
             self.rows -= len(gone)
             pieces[0] = head[keep]
+            summaries[0] = None
             break
         return old
 
@@ -227,6 +233,7 @@ class _WindowStep:
         self.n = n
         self.value = value
         self.with_state = with_state
+        self.additive = agg if isinstance(agg, aggs.Additive) else None
 
     def begin(self, example: Any, held: Any) -> Any:
         rows = _Held()
@@ -241,7 +248,7 @@ class _WindowStep:
         result = self.agg.on_new(self.agg.initial(example), example.iloc[:0])[1]
         return (example.iloc[:0], result) if self.with_state else result
 
-    def _expired(self, held: _Held) -> list[Any]:
+    def _expired(self, held: _Held) -> list[tuple[Any, Any]]:
         if self.n is not None:
             extra = held.rows - self.n
             return held.drop_first(extra) if extra > 0 else []
@@ -251,14 +258,24 @@ class _WindowStep:
 
     def __call__(self, acc: tuple[_Held, Any], chunk: Any) -> tuple[Any, Any]:
         held, state = acc
-        agg = self.agg
-        held.add(chunk)
-        old = self._expired(held)
-        if agg.invertible:
+        agg, additive = self.agg, self.additive
+        if additive is not None:  # rows leave with the summary they came in with
+            summary = additive.summarize(chunk)
+            held.add(chunk, summary)
+            state, result = additive.fold(state, summary, 1)
+            for piece, summary in self._expired(held):
+                if summary is None:
+                    summary = additive.summarize(piece)
+                state, result = additive.fold(state, summary, -1)
+        elif agg.invertible:
+            held.add(chunk)
+            old = self._expired(held)
             state, result = agg.on_new(state, chunk)
-            for piece in old:
+            for piece, _ in old:
                 state, result = agg.on_old(state, piece)
         else:
+            held.add(chunk)
+            self._expired(held)
             state, result = agg.on_new(agg.initial(chunk), held.rows_frame(chunk))
         acc = (held, state)
         if self.with_state:

@@ -12,6 +12,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from streams import Stream
 from streams.collection import Batch, Streaming
 from streams.dataframe import (
+    Additive,
     Aggregation,
     DataFrame,
     DataFrames,
@@ -232,6 +233,32 @@ def test_custom_aggregation_running_and_in_a_window():
     assert running == [0, 1, 2]
     # chunk 2 pushes out the 5 held rows and 5 of its own: two pieces leave, two on_old
     assert windowed == [1, -198, -397]
+
+
+def test_an_additive_aggregation_takes_whole_chunks_out_with_their_summary():
+    seen = []
+
+    class Total(Additive):
+        def initial(self, new):
+            return 0.0
+
+        def summarize(self, rows):
+            seen.append(rows.tolist())
+            return float(rows.sum())
+
+        def fold(self, state, summary, sign):
+            state = state + sign * summary
+            return state, state
+
+    sdf = DataFrame(example=pd.DataFrame({"x": [0.0]}))
+    totals = sdf.window(n=4).x.aggregate(Total()).stream.sink_to_list()
+    seen.clear()  # building the result worked out its example on an empty chunk
+    for chunk in ([1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0]):
+        sdf.emit(pd.DataFrame({"x": chunk}))
+    assert totals == [3.0, 10.0, 18.0, 22.0]
+    # each chunk is read once on the way in; [1, 2] left whole with its summary, and
+    # only the split of [3, 4] was read again
+    assert seen == [[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0], [3.0]]
 
 
 def test_window_with_state_resumes_from_the_held_rows():
