@@ -13,6 +13,7 @@ Implementations:
     streams    Stream().map(...)... driven by source.emit(x)
     streams-async  the same graph, `await source.emit(x)` inside a running asyncio loop
     streams-source the same graph fed by Stream.from_iterable(range(N)) on a running loop
+    streams-metrics the same graph with per-node metrics on (source.enable_metrics())
     streamz    streamz 0.6 driven by emit (only when streamz is installed)
 
 Every case checks its count and last value against the plain loop, so a case that drops
@@ -179,6 +180,20 @@ def async_driver(Stream, build):
     return run
 
 
+def metrics_driver(Stream, build):
+    """The graph with per-node metrics on (source.enable_metrics())."""
+
+    def run(n):
+        source, sink = build(Stream)
+        source.enable_metrics()
+        emit = source.emit
+        for i in range(n):
+            emit(i)
+        return sink
+
+    return run
+
+
 def source_driver(Stream, build):
     def run(n):
         async def main():
@@ -220,12 +235,14 @@ def cases() -> dict[str, dict[str, Callable[[int], Counter]]]:
             "streams": emit_driver(streams.Stream, build_a),
             "streams-async": async_driver(streams.Stream, build_a),
             "streams-source": source_driver(streams.Stream, build_a),
+            "streams-metrics": metrics_driver(streams.Stream, build_a),
         },
         "B": {
             "loop": loop_b,
             "closures": closures_b,
             "streams": emit_driver(streams.Stream, build_b),
             "streams-async": async_driver(streams.Stream, build_b),
+            "streams-metrics": metrics_driver(streams.Stream, build_b),
         },
     }
     try:
@@ -276,6 +293,7 @@ def main(argv: list[str] | None = None) -> dict:
         g: {
             "streams_over_closures": results[g]["streams"] / results[g]["closures"],
             "async_over_sync": results[g]["streams-async"] / results[g]["streams"],
+            "metrics_on_over_off": results[g]["streams-metrics"] / results[g]["streams"],
             **(
                 {"source_over_sync": results[g]["streams-source"] / results[g]["streams"]}
                 if "streams-source" in results[g]
@@ -298,6 +316,7 @@ def main(argv: list[str] | None = None) -> dict:
             parts.append(f"streamz/streams = {s['streamz_over_streams']:.1f} (target >= 15)")
         # informative: a faster synchronous emit raises it (docs/performance.rst)
         parts.append(f"await emit / emit = {s['async_over_sync']:.2f}")
+        parts.append(f"metrics on / off = {s['metrics_on_over_off']:.2f} (target <= 1.3)")
         if "source_over_sync" in s:
             parts.append(f"from_iterable / emit = {s['source_over_sync']:.2f} (target <= 1.5)")
         print(f"- graph {g}: " + "; ".join(parts))

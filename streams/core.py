@@ -41,6 +41,7 @@ from .methods.sql import SqlMethods
 from .methods.tables import TableMethods
 from .methods.time import TimeMethods
 from .methods.transform import TransformMethods
+from .metrics import MetricsMethods, counted_push
 from .plugins import PluginMeta, PluginMethods
 from .protocol import (
     BLOCKED_EMITTER,
@@ -73,6 +74,7 @@ class Stream(
     PluginMethods,
     RuntimeMethods,
     DisplayMethods,
+    MetricsMethods,
     TransformMethods[T],
     SelectMethods[T],
     AggregateMethods[T],
@@ -381,6 +383,8 @@ class Stream(
             push = down.update if down._fast is None else down._fast
         else:
             push = self._emit_many
+        if self._metrics is not None:  # see streams.metrics
+            push = counted_push(self, push)
         self._push = push
         if self._push_cell is not None:
             self._push_cell.cell_contents = push

@@ -595,6 +595,8 @@ class RuntimeMethods:
         node's ``update`` result otherwise (``None``, or pending work for a retry).
         """
         annotate(exc, self, x)
+        if self._metrics is not None:
+            self._metrics.errors += 1
         policy = self.on_error
         if policy == "raise" or RETRYING.get() is self:
             raise exc
@@ -637,6 +639,8 @@ class RuntimeMethods:
             annotate(exc, self, x)
         node = getattr(exc, "_streams_node", self)
         element = getattr(exc, "_streams_element", x)
+        if node is self and self._metrics is not None:  # a failure of this node's own
+            self._metrics.errors += 1
         policy = self.on_error.then if isinstance(self.on_error, Retry) else self.on_error
         if policy == "skip":
             log.warning("%s; element skipped (on_error='skip')", "; ".join(_notes(exc)))

@@ -177,7 +177,8 @@ def test_every_public_method_is_listed_here():
         "shutdown",
     }
     views = {"to_batch", "to_dataframe"}  # streams.collection / streams.dataframe views
-    assert {name for name, _ in public_methods()} == listed | protocol | views
+    seeing = {"enable_metrics", "disable_metrics", "metrics"}  # streams.metrics
+    assert {name for name, _ in public_methods()} == listed | protocol | views | seeing
 
 
 def test_exports_are_explicit_and_importable():
