@@ -105,6 +105,19 @@ class Frame(aggs.Reductions, Streaming):
         """The index of every chunk, as a streaming :class:`Index`."""
         return self.map_partitions(_index_of)  # type: ignore[return-value]
 
+    @property
+    def plot(self) -> Any:
+        """Live plots: ``sdf.plot.line(y=..., backlog=1000)`` and the other kinds of
+        :class:`~streams.dataframe.plotting.Plotter` (the ``streams[plot]`` extra)."""
+        from .plotting import Plotter
+
+        return Plotter(self)
+
+    @property
+    def hvplot(self) -> Any:
+        """``sdf.hvplot.line(...)``, as hvplot users write it: the same as :attr:`plot`."""
+        return self.plot
+
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_") or name in ("example", "stream"):
             raise AttributeError(name)
