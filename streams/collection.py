@@ -383,6 +383,20 @@ class Streaming(OperatorMixin):
         """Stop the sources upstream of this collection."""
         self.stream.stop()
 
+    def live(self, rate: float | None = None) -> Any:
+        """A live view of the latest batch for a notebook (see :meth:`Stream.live`).
+
+        Examples
+        --------
+        >>> from streams.collection import Batch
+        >>> b = Batch()
+        >>> view = b.live(rate=5)
+        >>> b.emit([1, 2])
+        >>> view.shown["text/plain"]
+        '[1, 2]'
+        """
+        return self.stream.live(rate)
+
     def _ipython_display_(self, **kwargs: Any) -> None:
         """In a notebook: the stream's live view of its latest element."""
         self.stream._ipython_display_(**kwargs)

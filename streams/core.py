@@ -696,22 +696,23 @@ class Stream(
 
     # ------------------------------------------------------------------ tools
 
-    def visualize(self, filename: str = "mystream.png", **kwargs: Any) -> Any:
+    def visualize(self, filename: str | None = "mystream.png", **kwargs: Any) -> Any:
         """Draw the graph this node belongs to with graphviz.
 
         Parameters
         ----------
-        filename : str
+        filename : str or None
             Where to write; the extension picks the format (``.png``, ``.svg``,
             ``.pdf``, or ``.dot``/``.gv`` for the graphviz source, which needs no
-            graphviz installation).
+            graphviz installation). ``None`` writes nothing and keeps the drawing in
+            memory as SVG.
         **kwargs
             Graph attributes for graphviz, such as ``rankdir="LR"``.
 
         Returns
         -------
         streams.graph.Rendered
-            The written file; Jupyter displays it as an image.
+            The drawing; a notebook shows it inline as SVG.
 
         Examples
         --------

@@ -24,6 +24,7 @@ __all__ = [
     "DONE",
     "DONE_CACHE",
     "BackpressureError",
+    "EmitDone",
     "Metadata",
     "combine_errors",
     "done_on",
@@ -71,6 +72,19 @@ class _Done:
 
 DONE = _Done()
 
+
+class EmitDone(asyncio.Future[None]):
+    """The completed future of :func:`done_on`: what ``emit`` returns inside a running
+    loop when nothing is left pending. A notebook shows nothing for it, as for ``None``,
+    when ``source.emit(x)`` ends a cell."""
+
+    def __repr__(self) -> str:
+        return "<streams emit: done>"
+
+    def _ipython_display_(self) -> None:
+        """Show nothing (IPython calls this instead of showing a repr)."""
+
+
 DONE_CACHE: list[Any] = [None, None]
 """``[loop, completed future of that loop]`` for the loop used last (see :func:`done_on`)."""
 
@@ -80,7 +94,7 @@ def done_on(loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
     pending. Awaiting it is cheaper than awaiting :data:`DONE`, and unlike ``DONE`` it
     works with ``asyncio.gather``. One is kept for the loop used last."""
     if DONE_CACHE[0] is not loop:
-        fut = loop.create_future()
+        fut = EmitDone(loop=loop)
         fut.set_result(None)
         DONE_CACHE[:] = [loop, fut]
     return DONE_CACHE[1]  # type: ignore[no-any-return]

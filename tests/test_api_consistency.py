@@ -177,7 +177,7 @@ def test_every_public_method_is_listed_here():
         "shutdown",
     }
     views = {"to_batch", "to_dataframe"}  # streams.collection / streams.dataframe views
-    seeing = {"enable_metrics", "disable_metrics", "metrics"}  # streams.metrics
+    seeing = {"enable_metrics", "disable_metrics", "metrics", "live"}  # metrics, display
     assert {name for name, _ in public_methods()} == listed | protocol | views | seeing
 
 
