@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 python -m pip install --quiet --disable-pip-version-check -e ".[test]"
 
 # System programs the tests use, installed when missing (Debian/Ubuntu, as root). The
-# connector tests start their own redis-server, mosquitto and PostgreSQL on free ports.
+# connector tests start their own redis-server, mosquitto and PostgreSQL on free ports;
+# the dashboard test drives a headless Chromium.
 missing=()
 command -v dot >/dev/null || missing+=(graphviz)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
+command -v chromium >/dev/null || missing+=(chromium)  # the dashboard's browser test
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     export DEBIAN_FRONTEND=noninteractive

@@ -71,3 +71,30 @@ def test_market_vwap_matches_pandas_on_all_ticks():
     assert lines[1:4] == [f"VWAP {s}: {vwap[s]:.4f}" for s in market_vwap.SYMBOLS]
     assert lines[4] == f"NVDA price std over the last 50 ticks: {std.iloc[-1]:.6f}"
     assert lines[5] == f"{len(nvda)} NVDA ticks, {int(std.notna().sum())} full windows"
+
+
+def test_dashboard_example_serves_its_page_while_the_pipeline_runs():
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "dashboard.py"), "--seconds", "3", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stdout.readline()
+        assert first.startswith("dashboard at http://127.0.0.1:")
+        page = urllib.request.urlopen(first.split()[-1], timeout=30).read()
+        assert b"streams dashboard" in page
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 0 and err == ""
+    readings, stopped = out.splitlines()
+    counts = dict(part.split(": ") for part in readings.split(", "))
+    assert int(counts["readings"]) > 50
+    assert 0 < int(counts["batches written"]) <= 15  # a batch each 250 ms at most, + the last
+    assert int(counts["plausible"]) <= int(counts["readings"])
+    assert stopped == "dashboard stopped with the graph: True"

@@ -1,7 +1,8 @@
 """Live plots of streaming frames: ``sdf.plot.line(...)``, on holoviews, bokeh and hvplot.
 
 A plot is a holoviews ``DynamicMap`` fed by a holoviews ``Buffer`` that keeps the last
-``backlog`` rows; a sink on the frame's stream sends the chunks to the buffer, at most
+``backlog`` rows (by a ``Pipe`` holding the latest result, for a running result such as
+``sdf.groupby('k').x.mean()``). A sink on the frame's stream sends the chunks on, at most
 ``rate`` times per second (the chunks that arrive in between are sent together, so no row
 is skipped). What the plot draws is hvplot's plot of the rows in the buffer, so every
 hvplot option works. The plotting libraries (the ``streams[plot]`` extra) are imported
@@ -113,6 +114,8 @@ class LiveFeed:
         self.sends = 0
         self._buffer = weakref.ref(buffer)
         self._series = not isinstance(frame.example, pd.DataFrame)
+        # an updating frame (a running result) replaces what the plot shows
+        self.replaces = frame._stream_type == "updating"
         self._pending: list[Any] = []
         self._last = -float("inf")
         self._timer: asyncio.TimerHandle | None = None
@@ -146,7 +149,10 @@ class LiveFeed:
         pending, self._pending = self._pending, []
         if buffer is None or not pending:
             return
-        rows = pending[0] if len(pending) == 1 else pd.concat(pending)
+        if self.replaces:
+            rows = pending[-1]
+        else:
+            rows = pending[0] if len(pending) == 1 else pd.concat(pending)
         if len(rows) > self.backlog:
             rows = rows.iloc[len(rows) - self.backlog :]
         if self._series:
@@ -173,7 +179,7 @@ def live_plot(
     try:
         import holoviews as hv
         import hvplot.pandas  # noqa: F401  (registers DataFrame.hvplot)
-        from holoviews.streams import Buffer
+        from holoviews.streams import Buffer, Pipe
     except ImportError as exc:
         raise ImportError(
             "live plots need holoviews, bokeh and hvplot: pip install 'streams[plot]'"
@@ -183,7 +189,10 @@ def live_plot(
     example = frame.example
     if not isinstance(example, pd.DataFrame):
         example = example.to_frame()
-    buffer = Buffer(example.iloc[:0], length=backlog, index=True)
+    if frame._stream_type == "updating":  # each result replaces the last: a Pipe
+        buffer = Pipe(data=example.iloc[:0])
+    else:
+        buffer = Buffer(example.iloc[:0], length=backlog, index=True)
     keywords = dict(options)
     if x is not None:
         keywords["x"] = x

@@ -107,3 +107,15 @@ def test_plots_import_the_plotting_libraries_only_when_made():
         "assert 'holoviews' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_running_result_replaces_what_its_plot_shows():
+    sdf = DataFrame(example=EXAMPLE.assign(k=pd.Series([], dtype="int64")))
+    means = sdf.groupby("k").y.mean()
+    plot = means.plot.bar()
+    sdf.emit(pd.DataFrame({"x": [0.0, 1.0], "y": [1.0, 3.0], "k": [1, 2]}))
+    live_feed(plot).flush()
+    sdf.emit(pd.DataFrame({"x": [2.0], "y": [5.0], "k": [1]}))
+    live_feed(plot).flush()
+    shown = live_feed(plot).buffer.data
+    assert shown["y"].tolist() == [3.0, 3.0]  # the means of keys 1 and 2, not appended
