@@ -138,6 +138,7 @@ class Stream(
     _push: Push
     _fast: Push | None  # what upstreams call instead of update (see _compiled)
     _push_cell: types.CellType | None  # where _fast finds _push
+    _fan: tuple[tuple[Stream[Any], Push], ...] = ()  # each downstream and its push
     _emit_cells: dict[str, types.CellType] | None = None  # what a compiled emit reads
     _graph_turn: Turn  # the graph's (set by Runtime.add): threads pushing inline take turns
 
@@ -156,8 +157,12 @@ class Stream(
         self.name = stream_name
         self.on_error = check_policy(type(self).__name__, on_error)
         self.current_value: Any = None
+        # set here, not first by enable_metrics: an attribute added later would turn the
+        # instance's dict from shared keys into its own and slow every attribute store
+        self._metrics = None
         self.upstreams = []
         self._downs = ()
+        self._fan = ()
         self._push = drop
         self._fast = self._compiled()
         self._push_cell = None if self._fast is None else _push_cell(self._fast)
@@ -376,6 +381,7 @@ class Stream(
         """
         downs = self._downs
         push: Push
+        self._fan = ()  # kept only for a fan-out (it holds the downstreams)
         if not downs:
             push = drop
         elif len(downs) == 1:
@@ -383,6 +389,8 @@ class Stream(
             push = down.update if down._fast is None else down._fast
         else:
             push = self._emit_many
+            # each branch through its compiled push when it has one, as a single one is
+            self._fan = tuple((d, d.update if d._fast is None else d._fast) for d in downs)
         if self._metrics is not None:  # see streams.metrics
             push = counted_push(self, push)
         self._push = push
@@ -421,12 +429,11 @@ class Stream(
 
     def _emit_many(self, x: Any, who: Stream[Any], metadata: Metadata) -> Any:
         pending: list[Any] | None = None
-        downs = self._downs
-        for d in downs:
+        for d, push in self._fan:
             try:
-                r = d.update(x, self, metadata)
+                r = push(x, self, metadata)
             except BaseException as exc:
-                self._branch_failed(x, metadata, downs, d, exc, pending)
+                self._branch_failed(x, metadata, self._downs, d, exc, pending)
             if r is not None:
                 if pending is None:
                     pending = []

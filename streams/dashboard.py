@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import numbers
 import socket
 import threading
@@ -100,13 +101,20 @@ class _Collector(Sink[Any]):
 
     def __init__(self, upstream: Stream[Any], board: Dashboard, backlog: int) -> None:
         self.board = board
-        self.seen = 0
+        self.counter = itertools.count(1)  # numbers the elements, for the pages
         self.kept: deque[tuple[int, Any]] = deque(maxlen=backlog)
         super().__init__(upstream, stream_name="dashboard")
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
-        self.seen += 1
-        self.kept.append((self.seen, x))
+        self.kept.append((next(self.counter), x))
+
+    def _compiled(self) -> Any:
+        keep, counter = self.kept.append, self.counter
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> None:
+            keep((next(counter), x))
+
+        return update
 
     def _close(self) -> None:
         self.board._collector_closed(self)

@@ -1,19 +1,23 @@
 """Per-node metrics: elements in and out, errors, time spent, back pressure, held elements.
 
-Metrics cost nothing until asked for. :meth:`~streams.Stream.enable_metrics` instruments
-every node of the connected graph by swapping the entry its upstreams call (the node's
-compiled push, see ``Stream._compiled``) for a counting one; a node that has several
-downstreams, or feeds a node with several upstreams, also counts what it pushes out
-(elsewhere "out" is the downstream's "in"). :meth:`~streams.Stream.disable_metrics`
-swaps the original entries back, so a graph without metrics runs exactly the code it
-ran before.
+Metrics cost nothing until asked for, and little once on.
+:meth:`~streams.Stream.enable_metrics` instruments every node of the connected graph:
 
-Counting is exact. Time is sampled: one element in 64 is timed per node, and a node's
-own time is its timed time less what the nodes it pushes to took for the same elements
-(the figures are estimates, good to a few percent on a steady stream). Back pressure is
-measured where it happens: when a node hands its upstream work still pending (a full
-buffer, an async sink), the time until that work completes is added to the node's
-``waited_seconds``.
+* counting is exact and done where counts change. A source counts what it pushes out, and
+  so does a node that may push out a different number of elements than it takes in
+  (``filter``, ``partition``, a window...), by a counting push. ``map``, ``accumulate``,
+  a plain node and the synchronous sinks pass every element on: nothing is added to them,
+  and their figures are worked out (in = what their upstreams pushed; out = in less
+  errors);
+* a node that can leave work pending for its emitter (an async sink, ``buffer``, ``zip``,
+  a Dask or worker node) is entered through a counting entry that also times how long
+  the emitter waits for that work: back pressure;
+* time is sampled by a profiler thread (:mod:`streams.metrics_sampler`) that looks at
+  the threads' stacks every few milliseconds and adds the time to the node it finds
+  working, so elements pay nothing for it; the figures are statistical.
+
+:meth:`~streams.Stream.disable_metrics` puts the original pushes back, so a graph without
+metrics runs exactly the code it ran before.
 
 Examples
 --------
@@ -38,55 +42,65 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .metrics_sampler import unwatch, watch
+
 if TYPE_CHECKING:
     from .core import Stream
 
 __all__ = ["MetricsMethods", "NodeMetrics", "graph_metrics", "serve_metrics"]
 
-SAMPLE_EVERY = 64  # one element in this many is timed, per node (a power of two)
-_SAMPLE_MASK = SAMPLE_EVERY - 1
-
 
 class NodeMetrics:
     """The counters of one node (see :meth:`~streams.Stream.metrics` for the figures).
 
-    ``elements_in`` counts calls into the node; ``elements_out`` what it pushed on, when
-    counted here (``None``: read the downstream's ``elements_in``); ``timed`` and
-    ``timed_ns`` the sampled elements and their time including downstream pushes.
+    ``elements_in`` / ``elements_out`` are counted here when not worked out from the
+    neighbours (``None`` then); ``busy_ns`` comes from the sampling profiler.
     """
 
     __slots__ = (
         "_entry",
         "_original",
+        "_original_cell",
+        "_out",
+        "_watched",
+        "busy_ns",
         "elements_in",
-        "elements_out",
         "errors",
+        "in_offset",
+        "passes_on",
         "since",
-        "timed",
-        "timed_ns",
         "waited_ns",
         "waits",
     )
 
     def __init__(self) -> None:
-        self.elements_in = 0
-        self.elements_out: int | None = None
+        self.elements_in: int | None = None
+        self._out: list[int] | None = None  # [count] when this node counts its output
         self.errors = 0
-        self.timed = 0
-        self.timed_ns = 0
+        self.busy_ns = 0
         self.waits = 0
         self.waited_ns = 0
+        self.passes_on = False  # one element out per element in (less errors)
+        self.in_offset = 0  # what the upstreams had pushed before this node was measured
         self.since = time.monotonic()
         self._original: Any = None  # the node's own _fast, restored on disable
+        self._original_cell: Any = None  # and the cell its push is in
         self._entry: Any = None
+        self._watched: tuple[Any, ...] = ()
+
+    @property
+    def elements_out(self) -> int | None:
+        """Elements pushed on, when this node counts them (``None``: worked out)."""
+        return None if self._out is None else self._out[0]
 
     def counting(self, push: Callable[..., Any]) -> Callable[..., Any]:
         """``push`` counting what goes through it as this node's output."""
-        self.elements_out = self.elements_out or 0
-        metrics = self
+        if self._out is None:
+            self._out = [0]
+        tally = self._out
 
         def counted(x: Any, who: Any = None, metadata: Any = ()) -> Any:
-            metrics.elements_out += 1  # type: ignore[operator]
+            tally[0] += 1
             return push(x, who, metadata)
 
         counted.__wrapped__ = push  # type: ignore[attr-defined]
@@ -121,25 +135,61 @@ class NodeMetrics:
 
 def _entry(node: Stream[Any], metrics: NodeMetrics, inner: Any) -> Any:
     """The counting entry of ``node``: what its upstreams call instead of ``inner``."""
-    perf = time.perf_counter_ns
-    mask = _SAMPLE_MASK
+    metrics.elements_in = 0
 
     def entry(x: Any, who: Any = None, metadata: Any = ()) -> Any:
-        metrics.elements_in += 1
-        if metrics.elements_in & mask:
-            r = inner(x, who, metadata)
-        else:
-            start = perf()
-            try:
-                r = inner(x, who, metadata)
-            finally:
-                metrics.timed_ns += perf() - start
-                metrics.timed += 1
+        metrics.elements_in += 1  # type: ignore[operator]
+        r = inner(x, who, metadata)
         if r is not None:
             return metrics.waited_on(r)
         return r
 
+    entry.node = node  # type: ignore[attr-defined]
     return entry
+
+
+def _passes_on(node: Stream[Any]) -> bool:
+    """Whether ``node`` pushes exactly one element per element in, synchronously and
+    through its own compiled push (so its counts can be worked out)."""
+    from .core import Stream
+    from .errors import Retry
+    from .operators.aggregate import Accumulate
+    from .operators.transform import Map, Pluck, Starmap
+
+    return (
+        type(node) in (Stream, Map, Starmap, Pluck, Accumulate)
+        and node._fast is not None
+        and not isinstance(node.on_error, Retry)
+    )
+
+
+def _never_waits(node: Stream[Any]) -> bool:
+    """Whether ``node`` never leaves work of its own pending (no counting entry)."""
+    import inspect
+
+    from .operators.select import Filter, Remove
+    from .sinks.basic import FuncSink, ListSink
+
+    if node._fast is None:
+        return False
+    if type(node) in (Filter, Remove, ListSink):
+        return True
+    if type(node) is FuncSink:
+        return not inspect.iscoroutinefunction(node.func)
+    return _passes_on(node)
+
+
+def _in_cycle(node: Stream[Any]) -> bool:
+    seen: set[int] = set()
+    todo = list(node.downstreams)
+    while todo:
+        n = todo.pop()
+        if n is node:
+            return True
+        if id(n) not in seen:
+            seen.add(id(n))
+            todo.extend(n.downstreams)
+    return False
 
 
 class MetricsMethods:
@@ -160,22 +210,45 @@ class MetricsMethods:
         >>> sorted(source.enable_metrics())
         ['map<str>', 'sink_to_list', 'stream']
         """
+        from .core import _push_cell
         from .graph import graph_nodes
+        from .operators.select import Filter
 
         node: Stream[Any] = self  # type: ignore[assignment]
         nodes = graph_nodes(node)
         fresh = [n for n in nodes if n._metrics is None]
         for n in fresh:
             metrics = NodeMetrics()
-            own = n.__dict__.get("_fast", None)
+            # never n.__dict__: reading it costs the node its fast attribute access
+            own = n._fast
             metrics._original = own
-            inner = own if own is not None else _bound_update(n)
-            metrics._entry = _entry(n, metrics, inner)
+            metrics.passes_on = _passes_on(n) and not _in_cycle(n)
+            if own is not None:
+                metrics._watched = (own.__code__,)
+            else:
+                metrics._watched = (type(n).update.__code__,)
+            if own is not None and type(n) is Filter and not _in_cycle(n):
+                # a filter counts what it lets through itself (no extra call)
+                metrics._out = [0]
+                variant = n._compiled(metrics._out)
+                metrics._original_cell = n._push_cell
+                n._fast = variant
+                n._push_cell = _push_cell(variant) if variant is not None else None
+                n.update = variant  # type: ignore[method-assign,assignment]  # fan-outs
+            elif not (metrics.passes_on or (_never_waits(n) and not _in_cycle(n))):
+                inner = own if own is not None else _bound_update(n)
+                metrics._entry = _entry(n, metrics, inner)
+                n._fast = metrics._entry
+                n.update = metrics._entry  # type: ignore[method-assign]  # the class's update
             n._metrics = metrics
-            n._fast = metrics._entry
-            n.update = metrics._entry  # type: ignore[method-assign]  # _emit_many's call
+            watch(n, *metrics._watched)
         for n in nodes:
             n._rewire()  # upstreams call the new entries; fan-outs count their output
+        for n in fresh:  # a node measured later counts from now on
+            measured = n._metrics
+            assert measured is not None
+            if measured.elements_in is None and n.upstreams:
+                measured.in_offset = _in(n)
         return graph_metrics(node)
 
     def disable_metrics(self) -> None:
@@ -201,8 +274,14 @@ class MetricsMethods:
             if metrics is None:
                 continue
             n._metrics = None
-            n._fast = metrics._original
-            n.__dict__.pop("update", None)
+            unwatch(n, *metrics._watched)
+            if metrics._entry is not None:
+                n._fast = metrics._original
+                del n.update  # the instance's entry; the class's update shows again
+            elif metrics._original_cell is not None:  # a filter's counting variant
+                n._fast = metrics._original
+                n._push_cell = metrics._original_cell
+                del n.update
         for n in nodes:
             n._rewire()
 
@@ -246,29 +325,41 @@ def _bound_update(node: Stream[Any]) -> Callable[..., Any]:
     return update
 
 
+def _in(node: Stream[Any]) -> int:
+    """Elements into ``node``: counted, or what its upstreams pushed (each push reaches
+    every downstream), or for a source what was emitted into it."""
+    metrics = node._metrics
+    assert metrics is not None
+    if metrics.elements_in is not None:
+        return metrics.elements_in
+    if not node.upstreams:
+        return metrics.elements_out or 0
+    pushed = sum(_out(u) for u in node.upstreams if u._metrics is not None)
+    return pushed - metrics.in_offset
+
+
 def _out(node: Stream[Any]) -> int:
+    """Elements ``node`` pushed on: counted, or (one out per one in) its input less the
+    elements that failed in it."""
     metrics = node._metrics
     assert metrics is not None
     if metrics.elements_out is not None:
         return metrics.elements_out
-    downs = node.downstreams
-    if not downs:
-        return 0
-    down = downs[0]._metrics
-    return 0 if down is None else down.elements_in
+    if metrics.passes_on and node.upstreams:
+        return max(_in(node) - metrics.errors, 0)
+    return 0
 
 
 def _figures(node: Stream[Any]) -> dict[str, Any]:
     metrics = node._metrics
     assert metrics is not None
-    out = _out(node)
-    elements_in = metrics.elements_in if node.upstreams else out  # emitted into it
-    busy = _busy_ns(node) * 1e-9
+    elements_in = _in(node)
+    busy = metrics.busy_ns * 1e-9
     elapsed = max(time.monotonic() - metrics.since, 1e-9)
     return {
         "node": node._describe(),
         "in": elements_in,
-        "out": out,
+        "out": _out(node),
         "errors": metrics.errors,
         "busy_seconds": busy,
         "per_element_us": busy / elements_in * 1e6 if elements_in else 0.0,
@@ -277,24 +368,6 @@ def _figures(node: Stream[Any]) -> dict[str, Any]:
         "held": node._held_count(),
         "rate": elements_in / elapsed,
     }
-
-
-def _inclusive_ns(metrics: NodeMetrics) -> float:
-    """Mean time per element in the node and what it pushed to (sampled)."""
-    return metrics.timed_ns / metrics.timed if metrics.timed else 0.0
-
-
-def _busy_ns(node: Stream[Any]) -> float:
-    """Estimated time in the node itself: its inclusive time less its downstreams'
-    inclusive time for the elements it pushed to them."""
-    metrics = node._metrics
-    assert metrics is not None
-    own = _inclusive_ns(metrics) * metrics.elements_in
-    out = _out(node)
-    for down in node.downstreams:
-        if down._metrics is not None:
-            own -= _inclusive_ns(down._metrics) * out
-    return max(own, 0.0)
 
 
 def graph_metrics(node: Stream[Any]) -> dict[str, dict[str, Any]]:
@@ -329,16 +402,16 @@ def graph_metrics(node: Stream[Any]) -> dict[str, dict[str, Any]]:
 
 
 def counted_push(node: Stream[Any], push: Callable[..., Any]) -> Callable[..., Any]:
-    """The push ``node`` uses with metrics on (called by ``Stream._rewire``): counted
-    when its output is not the input of exactly one downstream of its own."""
+    """The push ``node`` uses with metrics on (called by ``Stream._rewire``): counted for
+    a source and for a node that may push out another number of elements than it takes
+    in; as it is for one that passes every element on (its count is worked out)."""
     metrics = node._metrics
     assert metrics is not None
-    downs = node._downs
-    if not downs:
-        return push  # nothing goes out
-    if node.upstreams and len(downs) == 1 and len(downs[0].upstreams) == 1:
-        return push  # the downstream's "in" is this node's "out"
-    return metrics.counting(push)  # a source's "in" is its "out" too
+    if not node.upstreams:
+        return metrics.counting(push)  # what is emitted into a source
+    if metrics.passes_on or not node._downs or metrics._original_cell is not None:
+        return push  # worked out, nothing goes out, or counted by the node itself
+    return metrics.counting(push)
 
 
 def serve_metrics(*nodes: Stream[Any], port: int = 9464, addr: str = "127.0.0.1") -> Any:

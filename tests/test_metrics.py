@@ -3,12 +3,13 @@ way back to uninstrumented pushes, and the Prometheus endpoint."""
 
 import asyncio
 import socket
+import time
 import urllib.request
 
 import pytest
 
 from streams import Stream
-from streams.metrics import SAMPLE_EVERY, graph_metrics, serve_metrics
+from streams.metrics import graph_metrics, serve_metrics
 from streams.testing import run_virtual
 
 
@@ -90,36 +91,48 @@ def test_held_elements_and_back_pressure_waits():
 
 def test_sampled_time_goes_to_the_node_that_spends_it():
     def heavy(x):
-        return sum(range(3000)) + x
+        return sum(range(20_000)) + x  # ~0.3 ms
 
     source = Stream()
     light = source.map(lambda x: x + 1)
     slow = light.map(heavy)
     slow.sink(lambda x: None)
     source.enable_metrics()
-    for i in range(SAMPLE_EVERY * 8):
+    start = time.perf_counter()
+    for i in range(1000):
         source.emit(i)
-    assert slow.metrics()["busy_seconds"] > 10 * light.metrics()["busy_seconds"]
-    assert slow.metrics()["per_element_us"] > 0
+    elapsed = time.perf_counter() - start
+    busy = slow.metrics()["busy_seconds"]
+    # the profiler thread saw the heavy node working most of the time, the light one
+    # hardly ever (statistical: a few hundred looks)
+    assert 0.5 * elapsed < busy < 1.5 * elapsed
+    assert light.metrics()["busy_seconds"] < 0.2 * busy
+    assert slow.metrics()["per_element_us"] == pytest.approx(busy / 1000 * 1e6)
+    source.disable_metrics()
 
 
 def test_disable_restores_the_original_pushes_and_enable_is_idempotent():
     source = Stream()
     node = source.map(abs)
-    out = node.sink_to_list()
-    original_fast = node._fast
+    pairs = node.partition(2)
+    out = pairs.sink_to_list()
+    map_fast, pairs_fast = node._fast, pairs._fast
     original_push = source._push
     source.enable_metrics()
     source.enable_metrics()  # a second call changes nothing
-    source.emit(-1)
-    assert node.metrics()["in"] == 1
-    assert node._fast is not original_fast
+    assert node._fast is map_fast  # a map passes every element on: nothing is added
+    assert pairs._fast is not pairs_fast  # a partition is entered through a counter
+    assert source._push is not original_push  # a source counts what it pushes
+    for x in (-1, -2):
+        source.emit(x)
+    assert (node.metrics()["in"], pairs.metrics()["in"], pairs.metrics()["out"]) == (2, 2, 1)
     source.disable_metrics()
-    assert node._fast is original_fast
+    assert pairs._fast is pairs_fast
     assert source._push is original_push
-    assert "update" not in vars(node)
-    source.emit(-2)
-    assert out == [1, 2]
+    assert "update" not in vars(pairs)
+    source.emit(-3)
+    source.emit(-4)
+    assert out == [(1, 2), (3, 4)]
     with pytest.raises(RuntimeError, match=r"map<abs>: metrics are off"):
         node.metrics()
 

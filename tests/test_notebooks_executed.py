@@ -269,15 +269,15 @@ def test_metrics_show_back_pressure_and_a_buffer_absorbing_a_burst(tmp_path):
     assert run.problems() == []
     ten_writes = 10 * 0.05 * 0.9  # ten writes of 50 ms, less a margin for timer rounding
 
-    # every emit waited for its write; the map passes the wait up to the emitter
+    # every emit waited for its write, which the database node reports (the map in
+    # front of it only passes the waiting work up)
     assert seconds(run.stdout("slow")) >= ten_writes
     slow = metrics_table(run.result("slow-table")["text/plain"])
     assert counts(slow) == {
         "orders": (10, 10, 0, 0),
-        "price": (10, 10, 10, 0),
+        "price": (10, 10, 0, 0),
         "database": (10, 0, 10, 0),
     }
-    assert slow["price"]["waited_seconds"] >= ten_writes
     assert slow["database"]["waited_seconds"] >= ten_writes
 
     # buffer(5): a burst of 5 is accepted at once and held

@@ -63,7 +63,9 @@ class Filter(Stream[T]):
             return self._push(x, self, metadata)
         return None
 
-    def _compiled(self) -> Push | None:
+    def _compiled(self, passed: list[int] | None = None) -> Push | None:
+        """The compiled push (see ``Stream._compiled``); with ``passed``, one that also
+        counts the elements it lets through in ``passed[0]`` (per-node metrics)."""
         if type(self).update is not Filter.update:
             return None
         node, call, push, failed = self, self._call, self._push, self._failed
@@ -78,7 +80,21 @@ class Filter(Stream[T]):
                 return push(x, node, metadata)
             return None
 
-        return update
+        if passed is None:
+            return update
+
+        def counting(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            try:
+                keep = call(x)
+            except Exception as exc:
+                return failed(exc, x, who, metadata)
+            if keep:
+                passed[0] += 1
+                node.current_value = x
+                return push(x, node, metadata)
+            return None
+
+        return counting
 
 
 class Remove(Filter[T]):
