@@ -40,7 +40,7 @@ PLOT_JS = """
 const doc = window.Bokeh && Bokeh.documents[0];
 if (!doc) return null;
 const source = doc.get_model_by_name(arguments[0]);
-return source ? Array.from(source.data.value) : null;
+return source ? Array.from(source.data[arguments[1] || 'value']) : null;
 """
 
 
@@ -110,6 +110,31 @@ def test_the_page_shows_live_metrics_and_plot_data(browser):
         assert data[-1] == 28.0
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         assert browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
+    finally:
+        page.stop()
+
+
+def test_a_streaming_dataframe_is_plotted_column_by_column(browser):
+    pd = pytest.importorskip("pandas")
+    from streams.dataframe import DataFrame
+
+    sdf = DataFrame(
+        example=pd.DataFrame({"price": [0.0], "side": ["buy"]}).iloc[:0],
+        stream=Stream(stream_name="ticks"),
+    )
+    page = dashboard.serve(sdf, port=0)
+    try:
+        sdf.emit(pd.DataFrame({"price": [10.0, 10.5], "side": ["buy", "sell"]}))
+        browser.get(page.url)
+        assert wait_for(
+            browser, lambda d: d.execute_script(PLOT_JS, "plot:ticks", "price"), "the first prices"
+        ) == [10.0, 10.5]
+        sdf.emit(pd.DataFrame({"price": [11.0], "side": ["buy"]}))
+        wait_for(
+            browser,
+            lambda d: d.execute_script(PLOT_JS, "plot:ticks", "price") == [10.0, 10.5, 11.0],
+            "the new price",
+        )
     finally:
         page.stop()
 
