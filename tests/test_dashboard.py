@@ -139,6 +139,48 @@ def test_a_streaming_dataframe_is_plotted_column_by_column(browser):
         page.stop()
 
 
+def test_a_live_plot_served_with_panel_updates_in_the_browser(browser):
+    pd = pytest.importorskip("pandas")
+    pn = pytest.importorskip("panel")
+    from streams.dataframe import DataFrame
+    from streams.dataframe.plotting import live_feed
+
+    sdf = DataFrame(example=pd.DataFrame({"price": [0.0]}).iloc[:0])
+    plot = sdf.plot.line(y="price", backlog=10)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = pn.serve(
+        plot,
+        port=port,
+        address="127.0.0.1",
+        show=False,
+        threaded=True,
+        websocket_origin=[f"127.0.0.1:{port}"],
+    )
+    try:
+        browser.get(f"http://127.0.0.1:{port}/")
+        prices = """
+            const doc = window.Bokeh && Bokeh.documents[0];
+            if (!doc) return null;
+            for (const m of doc.all_models) {
+              if (m.data && m.data.price) return Array.from(m.data.price);
+            }
+            return null;
+        """
+        assert (
+            wait_for(browser, lambda d: d.execute_script(prices) is not None, "the plot") is True
+        )
+        sdf.emit(pd.DataFrame({"price": [1.0]}))  # the first chunk is sent at once
+        wait_for(browser, lambda d: d.execute_script(prices) == [1.0], "the first price")
+        for p in (2.0, 3.0, 4.0):  # these wait for the throttle: sent together
+            sdf.emit(pd.DataFrame({"price": [p]}))
+        live_feed(plot).flush()
+        wait_for(browser, lambda d: d.execute_script(prices) == [1.0, 2.0, 3.0, 4.0], "the rest")
+    finally:
+        server.stop()
+
+
 def test_a_second_dashboard_on_the_same_port_is_refused():
     first = dashboard.serve(Stream(), port=0)
     try:
