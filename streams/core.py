@@ -41,6 +41,7 @@ from .methods.sql import SqlMethods
 from .methods.tables import TableMethods
 from .methods.time import TimeMethods
 from .methods.transform import TransformMethods
+from .methods.windows import WindowMethods
 from .metrics import MetricsMethods, counted_push
 from .plugins import PluginMeta, PluginMethods
 from .protocol import (
@@ -90,6 +91,7 @@ class Stream(
     SqlMethods[T],
     DaskMethods[T],
     TableMethods,
+    WindowMethods,
     metaclass=PluginMeta,
 ):
     """A node of a stream graph; a bare ``Stream()`` is a source you push data into.
