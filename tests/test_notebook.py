@@ -97,17 +97,9 @@ class Kernel:
         ]
 
 
-@pytest.fixture
-def kernel(tmp_path: Path) -> Iterator[Kernel]:
-    """A real ipykernel running the current Python and importing the ``streams`` under
-    test, with its own IPython profile; shut down afterwards."""
-    try:
-        from jupyter_client import KernelManager
-        from jupyter_client.kernelspec import KernelSpecManager
-    except ImportError as exc:
-        pytest.fail(f"jupyter_client is a test dependency (pip install -e '.[test]'): {exc}")
-    if importlib.util.find_spec("ipykernel") is None:
-        pytest.fail("ipykernel is a test dependency (pip install -e '.[test]')")
+def kernel_specs(tmp_path: Path) -> Any:
+    """A kernel spec manager knowing one kernel, ``streams-test``: this Python."""
+    from jupyter_client.kernelspec import KernelSpecManager
 
     spec = tmp_path / "kernels" / "streams-test"
     spec.mkdir(parents=True)
@@ -115,7 +107,21 @@ def kernel(tmp_path: Path) -> Iterator[Kernel]:
     spec.joinpath("kernel.json").write_text(
         json.dumps({"argv": argv, "display_name": "streams test", "language": "python"})
     )
-    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+
+
+@pytest.fixture
+def kernel(tmp_path: Path) -> Iterator[Kernel]:
+    """A real ipykernel running the current Python and importing the ``streams`` under
+    test, with its own IPython profile; shut down afterwards."""
+    try:
+        from jupyter_client import KernelManager
+    except ImportError as exc:
+        pytest.fail(f"jupyter_client is a test dependency (pip install -e '.[test]'): {exc}")
+    if importlib.util.find_spec("ipykernel") is None:
+        pytest.fail("ipykernel is a test dependency (pip install -e '.[test]')")
+
+    specs = kernel_specs(tmp_path)
     manager = KernelManager(
         kernel_name="streams-test",
         kernel_spec_manager=specs,

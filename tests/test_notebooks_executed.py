@@ -15,13 +15,13 @@ widget's updates from the messages, as a front end would.
 import ast
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from conftest import require_program
+from test_notebook import kernel_specs
 
 import streams
 
@@ -106,7 +106,6 @@ def execute(name: str, tmp_path: Path) -> Executed:
     try:
         import nbformat
         from jupyter_client import AsyncKernelManager
-        from jupyter_client.kernelspec import KernelSpecManager
         from nbclient import NotebookClient
     except ImportError as exc:
         pytest.fail(f"nbclient is a test dependency (pip install -e '.[test]'): {exc}")
@@ -127,13 +126,7 @@ def execute(name: str, tmp_path: Path) -> Executed:
             return client
 
     messages: list[dict[str, Any]] = []
-    spec = tmp_path / "kernels" / "streams-test"
-    spec.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec.joinpath("kernel.json").write_text(
-        json.dumps({"argv": argv, "display_name": "streams test", "language": "python"})
-    )
-    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    specs = kernel_specs(tmp_path)
     manager = AsyncKernelManager(kernel_name="streams-test", kernel_spec_manager=specs)
     env = dict(
         os.environ,
