@@ -45,8 +45,7 @@ import threading
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .graph import graph_nodes
-from .metrics import all_figures
+from .metrics import all_figures, named_nodes
 from .protocol import Metadata
 from .sinks.base import Sink
 
@@ -237,37 +236,30 @@ class Dashboard:
         return all_figures(self.nodes)
 
     def layout(self) -> list[dict[str, Any]]:
-        """Where each node is drawn: its label, level (column) and row, and the labels of
-        its downstreams."""
-        placed: list[dict[str, Any]] = []
-        names: dict[int, str] = {}
+        """Where each node is drawn: its label (as in :meth:`figures`), level (column)
+        and row, and the labels of its downstreams."""
+        named = {
+            name: n for name, n in named_nodes(self.nodes).items() if not isinstance(n, _Collector)
+        }
+        names = {id(n): name for name, n in named.items()}
         levels: dict[int, int] = {}
         rows: dict[int, int] = {}
-        for node in _all_nodes(self.nodes):
+        placed: list[dict[str, Any]] = []
+        for name, node in named.items():  # sources first, so upstreams are placed before
             level = 1 + max((levels.get(id(u), 0) for u in node.upstreams), default=-1)
             levels[id(node)] = level
             rows[level] = rows.get(level, 0) + 1
-            name = node._describe()
-            key, i = name, 1
-            while key in names.values():
-                i += 1
-                key = f"{name} #{i}"
-            names[id(node)] = key
-            placed.append({"node": node, "name": key, "level": level, "row": rows[level] - 1})
-        for entry in placed:
-            entry["downstreams"] = [
-                names[id(d)] for d in entry["node"].downstreams if id(d) in names
-            ]
+            downstreams = [names[id(d)] for d in node.downstreams if id(d) in names]
+            placed.append(
+                {
+                    "node": node,
+                    "name": name,
+                    "level": level,
+                    "row": rows[level] - 1,
+                    "downstreams": downstreams,
+                }
+            )
         return placed
-
-
-def _all_nodes(nodes: list[Stream[Any]]) -> list[Stream[Any]]:
-    seen: dict[int, Stream[Any]] = {}
-    for node in nodes:
-        for n in graph_nodes(node):
-            if not isinstance(n, _Collector):
-                seen.setdefault(id(n), n)
-    return list(seen.values())
 
 
 def _serving_loop(nodes: list[Stream[Any]]) -> asyncio.AbstractEventLoop:

@@ -133,8 +133,8 @@ class NodeMetrics:
         self.waited_ns += time.perf_counter_ns() - start
 
 
-def _entry(node: Stream[Any], metrics: NodeMetrics, inner: Any) -> Any:
-    """The counting entry of ``node``: what its upstreams call instead of ``inner``."""
+def _entry(metrics: NodeMetrics, inner: Any) -> Any:
+    """The counting entry of a node: what its upstreams call instead of ``inner``."""
     metrics.elements_in = 0
 
     def entry(x: Any, who: Any = None, metadata: Any = ()) -> Any:
@@ -144,7 +144,6 @@ def _entry(node: Stream[Any], metrics: NodeMetrics, inner: Any) -> Any:
             return metrics.waited_on(r)
         return r
 
-    entry.node = node  # type: ignore[attr-defined]
     return entry
 
 
@@ -222,12 +221,13 @@ class MetricsMethods:
             # never n.__dict__: reading it costs the node its fast attribute access
             own = n._fast
             metrics._original = own
-            metrics.passes_on = _passes_on(n) and not _in_cycle(n)
+            cyclic = _in_cycle(n)  # counts in a cycle cannot be worked out
+            metrics.passes_on = _passes_on(n) and not cyclic
             if own is not None:
                 metrics._watched = (own.__code__,)
             else:
                 metrics._watched = (type(n).update.__code__,)
-            if own is not None and type(n) is Filter and not _in_cycle(n):
+            if own is not None and type(n) is Filter and not cyclic:
                 # a filter counts what it lets through itself (no extra call)
                 metrics._out = [0]
                 variant = n._compiled(metrics._out)
@@ -235,9 +235,9 @@ class MetricsMethods:
                 n._fast = variant
                 n._push_cell = _push_cell(variant) if variant is not None else None
                 n.update = variant  # type: ignore[method-assign,assignment]  # fan-outs
-            elif not (metrics.passes_on or (_never_waits(n) and not _in_cycle(n))):
+            elif cyclic or not (metrics.passes_on or _never_waits(n)):
                 inner = own if own is not None else _bound_update(n)
-                metrics._entry = _entry(n, metrics, inner)
+                metrics._entry = _entry(metrics, inner)
                 n._fast = metrics._entry
                 n.update = metrics._entry  # type: ignore[method-assign]  # the class's update
             n._metrics = metrics
@@ -386,19 +386,28 @@ def graph_metrics(node: Stream[Any]) -> dict[str, dict[str, Any]]:
     >>> {name: m["in"] for name, m in graph_metrics(source).items()}
     {'ticks': 1, 'map<abs>': 1, 'sink_to_list': 1}
     """
+    return {name: _figures(n) for name, n in named_nodes([node]).items() if n._metrics is not None}
+
+
+def named_nodes(nodes: Iterable[Stream[Any]]) -> dict[str, Stream[Any]]:
+    """Every node of the graphs of ``nodes``, each once, keyed by its label (``map<inc>
+    #2`` for a second node of the same label), sources first."""
     from .graph import graph_nodes
 
-    out: dict[str, dict[str, Any]] = {}
-    for n in graph_nodes(node):
-        if n._metrics is None:
-            continue
-        name = n._describe()
-        key, i = name, 1
-        while key in out:
-            i += 1
-            key = f"{name} #{i}"
-        out[key] = _figures(n)
-    return out
+    named: dict[str, Stream[Any]] = {}
+    seen: set[int] = set()
+    for node in nodes:
+        for n in graph_nodes(node):
+            if id(n) in seen:
+                continue
+            seen.add(id(n))
+            label = n._describe()
+            key, i = label, 1
+            while key in named:
+                i += 1
+                key = f"{label} #{i}"
+            named[key] = n
+    return named
 
 
 def counted_push(node: Stream[Any], push: Callable[..., Any]) -> Callable[..., Any]:
@@ -444,8 +453,4 @@ def serve_metrics(*nodes: Stream[Any], port: int = 9464, addr: str = "127.0.0.1"
 
 def all_figures(nodes: Iterable[Stream[Any]]) -> dict[str, dict[str, Any]]:
     """:func:`graph_metrics` of several graphs together (each node once)."""
-    out: dict[str, dict[str, Any]] = {}
-    for node in nodes:
-        for key, figures in graph_metrics(node).items():
-            out.setdefault(key, figures)
-    return out
+    return {name: _figures(n) for name, n in named_nodes(nodes).items() if n._metrics is not None}

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -419,7 +419,8 @@ class EventWindow(Stream[WindowResult]):
         return f"{self.kind!r}.{self.agg.name}"
 
     def _held_count(self) -> int:
-        return sum(len(w.md) for ws in self._open.values() for w in ws.values())
+        """Accepted elements in no pane yet."""
+        return sum(w.count for ws in self._open.values() for w in ws.values())
 
     # -------------------------------------------------------------- time
 
@@ -478,10 +479,10 @@ class EventWindow(Stream[WindowResult]):
         else:
             t = get(x)
         try:
-            t < t  # noqa: B015  (comparable with itself at least)
+            t < t  # noqa: B015  (comparable with itself at least; None is not)
         except TypeError:
             raise TypeError(f"{self._describe()}: timestamp {t!r} cannot be compared") from None
-        if t is None or (isinstance(t, float) and math.isnan(t)):
+        if isinstance(t, float) and math.isnan(t):
             raise TypeError(f"{self._describe()}: timestamp {t!r} is not a time")
         return t
 
@@ -584,7 +585,7 @@ class EventWindow(Stream[WindowResult]):
 
     # -------------------------------------------------------------- panes
 
-    def _fire(self, keys: Iterable[Any]) -> Any:
+    def _fire(self, keys: list[Any]) -> Any:
         """on_time panes of the windows the watermark passed (by end, start, creation),
         then the purge of expired ones."""
         due = []
@@ -600,14 +601,14 @@ class EventWindow(Stream[WindowResult]):
             if self.emit_mode == "final" and (self.accumulating or window.count):
                 _add(pending, self._pane(k, window, "on_time"))
             else:
-                _add(pending, self._release(window, None))
-        for k in list(keys):
+                _add(pending, self._release(window))
+        for k in keys:
             windows = self._open.get(k)
             if windows is None:
                 continue
             w = self._watermark_of(k)
             for span in [s for s, win in windows.items() if self._expired(win.end, w)]:
-                _add(pending, self._release(windows.pop(span), None))
+                _add(pending, self._release(windows.pop(span)))
             if not windows:
                 del self._open[k]
         return pending or None
@@ -632,9 +633,10 @@ class EventWindow(Stream[WindowResult]):
         md, window.md = window.md, []
         return release_after(self._push(result, self, md), md)
 
-    def _release(self, window: _Window, pending: Any) -> Any:
+    def _release(self, window: _Window) -> Any:
+        """Let go of the refs of a window's elements that no pane will carry."""
         md, window.md = window.md, []
-        return release_after(pending, md) if md else pending
+        return release_after(None, md) if md else None
 
 
 # Times are numbers or datetimes; the watermark starts at -inf and flush makes it +inf,

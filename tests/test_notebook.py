@@ -97,8 +97,10 @@ class Kernel:
         ]
 
 
-def kernel_specs(tmp_path: Path) -> Any:
-    """A kernel spec manager knowing one kernel, ``streams-test``: this Python."""
+def kernel_setup(tmp_path: Path) -> tuple[Any, dict[str, str]]:
+    """A kernel spec manager knowing one kernel, ``streams-test`` (this Python), and the
+    environment to start it in: the checkout under test, IPython and Jupyter files in
+    ``tmp_path``."""
     from jupyter_client.kernelspec import KernelSpecManager
 
     spec = tmp_path / "kernels" / "streams-test"
@@ -107,7 +109,14 @@ def kernel_specs(tmp_path: Path) -> Any:
     spec.joinpath("kernel.json").write_text(
         json.dumps({"argv": argv, "display_name": "streams test", "language": "python"})
     )
-    return KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    specs = KernelSpecManager(kernel_dirs=[str(tmp_path / "kernels")], ensure_native_kernel=False)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+    )
+    return specs, env
 
 
 @pytest.fixture
@@ -121,17 +130,11 @@ def kernel(tmp_path: Path) -> Iterator[Kernel]:
     if importlib.util.find_spec("ipykernel") is None:
         pytest.fail("ipykernel is a test dependency (pip install -e '.[test]')")
 
-    specs = kernel_specs(tmp_path)
+    specs, env = kernel_setup(tmp_path)
     manager = KernelManager(
         kernel_name="streams-test",
         kernel_spec_manager=specs,
         connection_file=str(tmp_path / "connection.json"),
-    )
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        IPYTHONDIR=str(tmp_path / "ipython"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
     )
     log = tmp_path / "kernel.log"
     with log.open("w") as out:

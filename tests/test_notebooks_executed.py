@@ -14,14 +14,13 @@ widget's updates from the messages, as a front end would.
 
 import ast
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
 from conftest import require_program
-from test_notebook import kernel_specs
+from test_notebook import kernel_setup
 
 import streams
 
@@ -126,14 +125,8 @@ def execute(name: str, tmp_path: Path) -> Executed:
             return client
 
     messages: list[dict[str, Any]] = []
-    specs = kernel_specs(tmp_path)
+    specs, env = kernel_setup(tmp_path)
     manager = AsyncKernelManager(kernel_name="streams-test", kernel_spec_manager=specs)
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        IPYTHONDIR=str(tmp_path / "ipython"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-    )
     work = tmp_path / "work"
     work.mkdir()
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

@@ -40,7 +40,6 @@ class Frame(aggs.Reductions, Streaming):
     """What DataFrame, Series and Index streams share (see :class:`DataFrame`)."""
 
     _subtype: type = object
-    _stream_type = "streaming"
 
     def __init__(
         self,
