@@ -21,6 +21,8 @@ class WindowMethods:
         key: Hashable | Callable[[Any], Hashable] | None = None,
         allowed_lateness: Any = 0,
         emit: str = "final",
+        early_count: int | None = None,
+        early_interval: float | None = None,
         late_count: int = 1,
         accumulate: bool = True,
         stream_name: str | None = None,
@@ -29,9 +31,9 @@ class WindowMethods:
 
         Parameters
         ----------
-        kind : Tumbling, Hopping or Session
+        kind : Tumbling, Hopping, Session or Sliding
             The windows (see :mod:`streams.windows`).
-        clock : EventClock, optional
+        clock : EventClock or ProcessingClock, optional
             Where the timestamps come from and how late an element may be;
             ``EventClock()`` by default (the ``"timestamp"`` of the metadata).
         key : callable or index, optional
@@ -42,6 +44,12 @@ class WindowMethods:
         emit : {"final", "update"}
             ``"final"``: one ``on_time`` pane when the watermark passes the window (then
             ``late`` ones); ``"update"``: a pane after every element.
+        early_count : int, optional
+            ``emit="final"``: also an ``early`` pane every this many elements while the
+            window is open.
+        early_interval : float, optional
+            ``emit="final"``: also an ``early`` pane this many loop seconds after the
+            first element since the window's previous pane.
         late_count : int
             A late pane every this many late elements.
         accumulate : bool
@@ -80,6 +88,8 @@ class WindowMethods:
             key=key_function("window", key),
             allowed_lateness=allowed_lateness,
             emit=emit,
+            early_count=early_count,
+            early_interval=early_interval,
             late_count=late_count,
             accumulate=accumulate,
             stream_name=stream_name,

@@ -1,0 +1,792 @@
+"""The node of event-time windows: assignment, lateness, panes, timers and purging."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from bisect import bisect_left, bisect_right, insort
+from collections.abc import Callable
+from heapq import heappop, heappush
+from typing import Any
+
+from ..core import Stream
+from ..protocol import Metadata, release_after, wait
+from ..refs import retain_refs
+from .aggregations import _Agg
+from .clocks import EventClock, Watermark
+from .kinds import Sliding, Tumbling, WindowResult, _later, _past
+
+Pane = tuple[WindowResult, Metadata]
+
+
+class _Window:
+    """One open window of one key."""
+
+    __slots__ = (
+        "count",
+        "created",
+        "early_at",
+        "end",
+        "fired",
+        "fresh",
+        "gone",
+        "index",
+        "late_since",
+        "md",
+        "replaces",
+        "start",
+        "state",
+    )
+
+    def __init__(self, start: Any, end: Any, agg: _Agg, created: int) -> None:
+        self.start = start
+        self.end = end
+        self.state = agg.init()  # all its elements
+        self.fresh = agg.init()  # its elements since its last pane (discarding mode)
+        self.count = 0  # elements since its last pane
+        self.index = 0  # the next pane's index
+        self.fired = False  # past: its on_time pane went out (or it was created past)
+        self.gone = False  # purged, or merged into another session
+        self.late_since = 0  # late elements since its last pane
+        self.early_at: float | None = None  # loop time of its next early pane
+        self.md: list[dict[str, Any]] = []  # refs of elements in no settling pane yet
+        self.created = created
+        self.replaces: tuple[tuple[Any, Any], ...] = ()  # sessions merged in since a pane
+
+
+class EventWindow(Stream[WindowResult]):
+    """Node behind ``stream.window(kind, ...).<aggregation>()``: event-time windows."""
+
+    _label = "window"
+    _graphviz_shape = "diamond"
+
+    def __init__(
+        self,
+        upstream: Stream[Any],
+        kind: Any,
+        agg: _Agg,
+        clock: EventClock | None = None,
+        key: Callable[[Any], Any] | None = None,
+        allowed_lateness: Any = 0,
+        emit: str = "final",
+        early_count: int | None = None,
+        early_interval: float | None = None,
+        late_count: int = 1,
+        accumulate: bool = True,
+        **options: Any,
+    ) -> None:
+        self.kind = kind
+        self.agg = agg
+        self.clock = clock = clock or EventClock()
+        self.key = key
+        self.allowed_lateness = allowed_lateness
+        self.emit_mode = emit
+        self.early_count = early_count
+        self.early_interval = early_interval
+        self.late_count = late_count
+        self.accumulating = accumulate
+        self._final = emit == "final"
+        self._merging = bool(kind.merging)
+        self._sliding = isinstance(kind, Sliding)
+        self._incl = self._sliding  # sliding windows include their end
+        self._per_key = bool(clock.per_key)
+        self._get_ts = clock.timestamp
+        self._idle = clock.idle_timeout is not None
+        self._wm = Watermark()  # the node's, or (per key) the floor for new keys' clocks
+        self._key_wm: dict[Any, Watermark] = {}
+        self._open: dict[Any, dict[Any, _Window]] = {}  # key -> start -> window
+        # per clock scope (the key with per_key, else None): windows by end, by expiry
+        self._due: dict[Any, list[tuple[Any, ...]]] = {}
+        self._expiring: dict[Any, list[tuple[Any, ...]]] = {}
+        self._kept: dict[Any, list[tuple[Any, int, Any]]] = {}  # sliding: key -> elements
+        self._early: list[tuple[Any, ...]] = []  # (loop time, seq, key, window)
+        self._timer: asyncio.TimerHandle | None = None
+        self._created = 0
+        self._arrivals = 0
+        self._seq = 0
+        self._horizon: Any = math.inf  # _simple: no window fires or expires before this W
+        self._timed = self._idle or early_interval is not None
+        self._bound = clock.max_out_of_order
+        self._counting = agg.name == "count" and accumulate
+        plain = type(kind) is Tumbling and isinstance(kind.offset, int | float)
+        self._size = kind.size if plain else None
+        self._offset = kind.offset if plain else 0
+        self._simple = (  # see _update_simple
+            self._final
+            and not self._timed
+            and not self._merging
+            and not self._sliding
+            and not self._per_key
+            and clock.partition is None
+            and isinstance(self._bound, int | float)
+            and self._bound != math.inf
+        )
+        super().__init__(upstream, **options)
+        if self._timed:
+            self._require_loop()
+        self.late: Stream[Any] = Stream(stream_name=f"{self._describe()}.late")
+        """The elements no window accepted (too late), with their metadata: a source of
+        the same graph (same loop, drained with it)."""
+        self._runtime.absorb(self.late._runtime)
+
+    def _detail(self) -> str:
+        return f"{self.kind!r}.{self.agg.name}"
+
+    def _held_count(self) -> int:
+        """Accepted elements whose refs wait for a pane."""
+        return sum(len(w.md) or w.count for ws in self._open.values() for w in ws.values())
+
+    # -------------------------------------------------------------- time
+
+    @property
+    def watermark(self) -> Any:
+        """The watermark: one value, or a dict key -> watermark with ``per_key``."""
+        if self._per_key:
+            return {k: wm.w for k, wm in self._key_wm.items()}
+        return self._wm.w
+
+    def _clock_of(self, scope: Any) -> Watermark:
+        if not self._per_key:
+            return self._wm
+        wm = self._key_wm.get(scope)
+        if wm is None:
+            wm = self._key_wm[scope] = Watermark(self._wm.w)
+        return wm
+
+    def advance_watermark(self, t: Any) -> Any:
+        """Move the watermark to ``t`` (never back), then emit what that closes; returns
+        what ``emit`` returns."""
+        return self._enter(lambda: self._advance_to(t))
+
+    def flush(self) -> Any:
+        """Close every window: the watermark becomes +inf (awaitable inside a loop)."""
+        return self._enter(lambda: self._advance_to(math.inf))
+
+    def _advance_to(self, t: Any) -> Any:
+        self._wm.w = _later(self._wm.w, t)
+        if self._per_key:
+            for wm in self._key_wm.values():
+                wm.w = _later(wm.w, t)
+        panes: list[Pane] = []
+        self._fire(list(self._key_wm) if self._per_key else [None], panes)
+        pending: list[Any] = []
+        self._send(panes, pending)
+        if self._timed and _running():
+            self._schedule()
+        return pending or None
+
+    async def _flush(self) -> bool:
+        """Drain: the input has ended for this node; close every window (and drain what
+        follows ``.late``, which is not downstream of this node)."""
+        from ..runtime import downstream_order
+
+        busy = bool(self._open)
+        await wait(self._advance_to(math.inf))
+        for node in downstream_order(self.late):
+            busy = await node._flush() or busy
+        return busy
+
+    def _close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    # -------------------------------------------------------------- elements
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        try:
+            get = self._get_ts
+            t = get(x) if get is not None else self._timestamp(metadata)
+            numeric = type(t) is int or (type(t) is float and t == t)
+            if not numeric:
+                t = self._checked(t)
+            k = None if self.key is None else self.key(x)
+            part = None if self.clock.partition is None else self.clock.partition(x)
+        except Exception as exc:
+            return self._failed(exc, x, who, metadata)
+        if self._simple and numeric:
+            return self._update_simple(x, t, k, metadata, who)
+        return self._update_general(x, t, k, part, metadata, who)
+
+    def _update_general(
+        self, x: Any, t: Any, k: Any, part: Any, metadata: Metadata, who: Stream[Any] | None
+    ) -> Any:
+        scope = k if self._per_key else None
+        wm = self._clock_of(scope)
+        panes: list[Pane] = []
+        now = asyncio.get_running_loop().time() if self._timed else 0.0
+        if self._idle:  # the time that passed since the last element may close windows
+            before = wm.w
+            self.clock.catch_up(wm, now)
+            if wm.w != before:
+                self._fire([scope], panes)
+        try:
+            accepted = self._assign(x, t, k, scope, wm.w, metadata)
+        except _AggregationFailed as failed:
+            return self._failed(failed.error, x, who, metadata)
+        pending: list[Any] = []
+        if not accepted:
+            self._send(panes, pending)
+            panes = []
+            _add(pending, self.late._push_in(x, list(metadata)))
+        else:
+            for window in accepted:
+                self._after_element(k, window, now, panes)
+        before = wm.w
+        self.clock.observe(wm, part, t, now)
+        if wm.w != before:
+            self._fire([scope], panes)
+        if panes:
+            self._send(panes, pending)
+        if self._timed:
+            self._schedule()
+        return pending or None
+
+    def _compiled(self) -> Any:
+        """The push of the hottest case, inlined (see ``Stream._compiled``): an element of
+        a tumbling window that is open already, without metadata; the rest goes through
+        :meth:`_update_simple`, by the same rules."""
+        if not self._simple or self._size is None or self._get_ts is None:
+            return None
+        node, wm, opened = self, self._wm, self._open
+        get_ts, key, size, offset, bound = (
+            self._get_ts,
+            self.key,
+            self._size,
+            self._offset,
+            self._bound,
+        )
+        counting, add, accumulating = self._counting, self.agg.add, self.accumulating
+        early = self.early_count is not None
+        simple = self._update_simple
+
+        def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+            try:
+                t = get_ts(x)
+                k = None if key is None else key(x)
+            except Exception as exc:
+                return node._failed(exc, x, who, metadata)
+            cls = type(t)
+            if (cls is not int and (cls is not float or t != t)) or early or metadata:
+                return node._update_checked(x, t, k, who, metadata)
+            windows = opened.get(k)
+            window = None if windows is None else windows.get(t - (t - offset) % size)
+            if window is None or window.fired:
+                return simple(x, t, k, metadata, who)
+            if counting:
+                window.state += 1
+            else:
+                node._arrivals += 1
+                try:
+                    window.state = add(window.state, x, t, node._arrivals)
+                    if not accumulating:
+                        window.fresh = add(window.fresh, x, t, node._arrivals)
+                except Exception as exc:
+                    return node._failed(exc, x, who, metadata)
+            window.count += 1
+            if t > wm.top:
+                wm.top = t
+                w = t - bound
+                if w > wm.w:
+                    wm.w = w
+                    if node._horizon <= w:
+                        panes: list[Pane] = []
+                        node._fire([None], panes)
+                        pending: list[Any] = []
+                        node._send(panes, pending)
+                        return pending or None
+            return None
+
+        return update
+
+    def _update_checked(
+        self, x: Any, t: Any, k: Any, who: Stream[Any] | None, metadata: Metadata
+    ) -> Any:
+        """The compiled push's way out: check ``t``, then handle ``x``."""
+        try:
+            if type(t) is not int and (type(t) is not float or t != t):
+                t = self._checked(t)
+                return self._update_general(x, t, k, None, metadata, who)
+        except Exception as exc:
+            return self._failed(exc, x, who, metadata)
+        return self._update_simple(x, t, k, metadata, who)
+
+    def _update_simple(
+        self, x: Any, t: Any, k: Any, md: Metadata, who: Stream[Any] | None = None
+    ) -> Any:
+        """``update`` for the common case, by the same rules: fixed windows (tumbling or
+        hopping), numeric timestamps, one clock moved by its elements alone, final
+        panes."""
+        wm = self._wm
+        w = wm.w
+        windows = self._open.get(k)
+        if windows is None:
+            windows = self._open[k] = {}
+        self._arrivals += 1
+        panes: list[Pane] | None = None
+        accepted = False
+        size = self._size
+        if size is not None:  # tumbling
+            start = t - (t - self._offset) % size
+            spans: Any = ((start, start + size),)
+        else:
+            spans = self.kind.assign(t)
+        for span in spans:
+            window = windows.get(span[0])
+            if window is None:
+                if self._expired(span[1], w):
+                    continue
+                window = self._new_window(windows, k, None, span, w)
+            accepted = True
+            if self._counting:
+                window.state += 1
+            else:
+                try:
+                    window.state = self.agg.add(window.state, x, t, self._arrivals)
+                    if not self.accumulating:
+                        window.fresh = self.agg.add(window.fresh, x, t, self._arrivals)
+                except Exception as exc:
+                    if not window.index and not window.count:  # made for this element
+                        self._drop(k, window)
+                    return self._failed(exc, x, who, md)
+            window.count += 1
+            if md:
+                retain_refs(md)
+                window.md.extend(md)
+            if window.fired:
+                window.late_since += 1
+                if window.late_since >= self.late_count:
+                    panes = panes or []
+                    panes.append(self._pane(k, window, "late"))
+            elif self.early_count is not None and window.count >= self.early_count:
+                panes = panes or []
+                panes.append(self._pane(k, window, "early"))
+        pending: list[Any] = []
+        if not accepted:
+            if not windows:
+                del self._open[k]
+            _add(pending, self.late._push_in(x, list(md)))
+        if t > wm.top:
+            wm.top = t
+            if t - self._bound > w:
+                wm.w = w = t - self._bound
+                if self._horizon <= w:
+                    panes = panes or []
+                    self._fire([None], panes)
+        if panes:
+            self._send(panes, pending)
+        return pending or None
+
+    def _timestamp(self, metadata: Metadata) -> Any:
+        if self.clock.processing:
+            return asyncio.get_running_loop().time()
+        for m in reversed(metadata):
+            if "timestamp" in m:
+                return m["timestamp"]
+        raise ValueError(
+            f"{self._describe()}: the element has no timestamp (no timestamp= on "
+            "the EventClock and no 'timestamp' in its metadata)"
+        )
+
+    def _checked(self, t: Any) -> Any:
+        """A timestamp that is not an int or float: it must compare (and not be NaN)."""
+        if isinstance(t, float):  # NaN (a float subclass that is NaN too)
+            raise TypeError(f"{self._describe()}: timestamp {t!r} is not a time")
+        try:
+            t < t  # noqa: B015  (comparable with itself at least; None is not)
+        except TypeError:
+            raise TypeError(f"{self._describe()}: timestamp {t!r} cannot be compared") from None
+        return t
+
+    def _expired(self, end: Any, w: Any) -> bool:
+        """L1: whether a window ending at ``end`` is expired at watermark ``w``."""
+        if w == math.inf:
+            return True
+        lateness = self.allowed_lateness
+        if lateness == math.inf or w == -math.inf:
+            return False
+        limit = end + lateness if lateness else end
+        return bool(limit < w) if self._incl else bool(limit <= w)
+
+    def _assign(self, x: Any, t: Any, k: Any, scope: Any, w: Any, md: Metadata) -> list[_Window]:
+        """A1-A4, L2: the windows that take the element, which is added to them."""
+        windows = self._open.get(k)
+        if windows is None:
+            windows = self._open[k] = {}
+        self._arrivals += 1
+        if self._merging:
+            accepted = self._merge_session(windows, k, scope, t, w)
+        elif self._sliding:
+            accepted = self._slide(windows, k, scope, x, t, w)
+        else:
+            accepted = []
+            for span in self.kind.assign(t):
+                window = windows.get(span[0])
+                if window is None:
+                    if self._expired(span[1], w):
+                        continue
+                    window = self._new_window(windows, k, scope, span, w)
+                accepted.append(window)
+        if not windows:
+            del self._open[k]
+            return accepted
+        add = self.agg.add
+        n = self._arrivals
+        for window in accepted:
+            try:
+                window.state = add(window.state, x, t, n)
+                if not self.accumulating:
+                    window.fresh = add(window.fresh, x, t, n)
+            except Exception as exc:
+                if not window.index and not window.count:  # made for this element
+                    self._drop(k, window)
+                raise _AggregationFailed(exc) from None
+            window.count += 1
+            if md:
+                retain_refs(md)
+                window.md.extend(md)
+        if self._sliding and accepted:  # for the windows of later elements
+            insort(self._kept[k], (t, n, x))
+        return accepted
+
+    def _new_window(
+        self, windows: dict[Any, _Window], k: Any, scope: Any, span: Any, w: Any
+    ) -> _Window:
+        window = windows[span[0]] = _Window(span[0], span[1], self.agg, self._created)
+        self._created += 1
+        self._track(window, k, scope, w)
+        return window
+
+    def _track(self, window: _Window, k: Any, scope: Any, w: Any) -> None:
+        """Put a new window on its scope's lists of what closes (A window created past
+        fires late panes only)."""
+        self._seq += 1
+        window.fired = _past(window.end, w, self._incl)
+        if not window.fired:
+            due = self._due.get(scope)
+            if due is None:
+                due = self._due[scope] = []
+            heappush(due, (window.end, window.start, window.created, self._seq, k, window))
+            if self._simple and window.end < self._horizon:
+                self._horizon = window.end
+        lateness = self.allowed_lateness
+        if lateness != math.inf:
+            expiring = self._expiring.get(scope)
+            if expiring is None:
+                expiring = self._expiring[scope] = []
+            end = window.end + lateness if lateness else window.end
+            heappush(expiring, (end, self._seq, k, window))
+            if self._simple and end < self._horizon:
+                self._horizon = end
+
+    def _merge_session(
+        self, windows: dict[Any, _Window], k: Any, scope: Any, t: Any, w: Any
+    ) -> list[_Window]:
+        """A3: the element's session ``[t, t + gap)`` merged with the ones it touches."""
+        start, end = t, t + self.kind.gap
+        merged = [s for s in windows.values() if s.start <= end and start <= s.end]
+        while True:  # transitively: the union may reach further sessions
+            lo = min([start, *(s.start for s in merged)])
+            hi = max([end, *(s.end for s in merged)])
+            more = [
+                s for s in windows.values() if s not in merged and s.start <= hi and lo <= s.end
+            ]
+            if not more:
+                break
+            merged.extend(more)
+        if len(merged) == 1 and (merged[0].start, merged[0].end) == (lo, hi):
+            return merged  # inside a session: it stays as it is
+        if self._expired(hi, w):
+            return []
+        parts = sorted(merged, key=lambda p: p.created)
+        for part in parts:
+            del windows[part.start]
+        window = _Window(lo, hi, self.agg, parts[0].created if parts else self._created)
+        if not parts:
+            self._created += 1
+        merge = self.agg.merge
+        assert merge is not None
+        for part in parts:
+            part.gone = True
+            window.state = merge(window.state, part.state)
+            window.fresh = merge(window.fresh, part.fresh)
+            window.count += part.count
+            window.index = max(window.index, part.index)
+            window.late_since += part.late_since
+            window.md.extend(part.md)
+            if part.early_at is not None:
+                window.early_at = part.early_at if window.early_at is None else window.early_at
+        window.replaces = tuple((p.start, p.end) for p in parts if (p.start, p.end) != (lo, hi))
+        windows[lo] = window
+        self._track(window, k, scope, w)
+        if window.early_at is not None:
+            self._seq += 1
+            heappush(self._early, (window.early_at, self._seq, k, window))
+        return [window]
+
+    def _slide(
+        self, windows: dict[Any, _Window], k: Any, scope: Any, x: Any, t: Any, w: Any
+    ) -> list[_Window]:
+        """A4: the element's own window ``[t - size, t]`` (made from the kept elements of
+        the key) and every open one that contains ``t``."""
+        accepted = [
+            win
+            for win in windows.values()
+            if win.start <= t <= win.end and not self._expired(win.end, w)
+        ]
+        kept = self._kept.get(k)
+        if kept is None:
+            kept = self._kept[k] = []
+        span = (t - self.kind.size, t)
+        if span[0] not in windows and not self._expired(t, w):
+            window = self._new_window(windows, k, scope, span, w)
+            lo = bisect_left(kept, (span[0], -1))
+            hi = bisect_right(kept, (t, math.inf))
+            add = self.agg.add
+            for u, n, y in sorted(kept[lo:hi], key=lambda e: e[1]):  # E7: arrival order
+                window.state = add(window.state, y, u, n)
+                window.fresh = add(window.fresh, y, u, n)
+                window.count += 1
+            accepted.append(window)
+            accepted.sort(key=lambda win: win.start)
+        if not accepted and not kept:
+            del self._kept[k]
+        return accepted
+
+    def _after_element(self, k: Any, window: _Window, now: float, panes: list[Pane]) -> None:
+        """E2-E4: the pane an accepted element causes at once."""
+        if not self._final:
+            panes.append(self._pane(k, window, "late" if window.fired else "early"))
+        elif window.fired:
+            window.late_since += 1
+            if window.late_since >= self.late_count:
+                panes.append(self._pane(k, window, "late"))
+        elif self.early_count is not None and window.count >= self.early_count:
+            panes.append(self._pane(k, window, "early"))
+        elif self.early_interval is not None and window.early_at is None:
+            window.early_at = now + self.early_interval
+            self._seq += 1
+            heappush(self._early, (window.early_at, self._seq, k, window))
+
+    # -------------------------------------------------------------- panes
+
+    def _fire(self, scopes: list[Any], panes: list[Pane]) -> None:
+        """E1: on_time panes of the windows the watermark passed (by end, start,
+        creation), then L4: the purge of the expired ones."""
+        due = []
+        incl = self._incl
+        for scope in scopes:
+            heap = self._due.get(scope)
+            if not heap:
+                continue
+            w = self._clock_of(scope).w
+            while heap and _past(heap[0][0], w, incl):
+                entry = heappop(heap)
+                window = entry[5]
+                if not window.fired and not window.gone:
+                    due.append(entry)
+            if not heap:
+                del self._due[scope]
+        if len(scopes) > 1:
+            due.sort(key=lambda e: e[:4])
+        for entry in due:
+            k, window = entry[4], entry[5]
+            window.fired = True
+            window.early_at = None
+            if self._final and (self.accumulating or window.count):
+                panes.append(self._pane(k, window, "on_time"))
+            elif window.md:
+                self._release(window)
+        for scope in scopes:
+            self._purge(scope)
+        if self._simple:  # the least watermark at which something fires or expires
+            due_, expiring = self._due.get(None), self._expiring.get(None)
+            self._horizon = min(
+                due_[0][0] if due_ else math.inf, expiring[0][0] if expiring else math.inf
+            )
+
+    def _purge(self, scope: Any) -> None:
+        """L4: forget the expired windows (and elements) of a clock scope."""
+        w = self._clock_of(scope).w
+        heap = self._expiring.get(scope)
+        while heap and (w == math.inf or _past(heap[0][0], w, self._incl)):
+            entry = heappop(heap)
+            if not entry[3].gone:
+                self._drop(entry[2], entry[3])
+        if heap is not None and not heap:
+            del self._expiring[scope]
+        if w == math.inf:  # flush: every window goes (those of infinite lateness too)
+            keys = list(self._open) if not self._per_key else [scope]
+            for k in keys:
+                for window in list(self._open.get(k, {}).values()):
+                    self._drop(k, window)
+            for k in keys:
+                self._kept.pop(k, None)
+            self._due.pop(scope, None)
+        elif self._kept:
+            self._forget_elements(scope, w)
+        if self._per_key and scope not in self._open and scope not in self._kept:
+            self._key_wm.pop(scope, None)  # a new element of the key starts at the floor
+            self._due.pop(scope, None)
+            self._expiring.pop(scope, None)
+
+    def _forget_elements(self, scope: Any, w: Any) -> None:
+        """Sliding: drop kept elements no window that can still be made would hold
+        (older than ``W - allowed_lateness - size``)."""
+        lateness = self.allowed_lateness
+        if lateness == math.inf or w == -math.inf:
+            return
+        horizon = w - self.kind.size
+        if lateness:
+            horizon = horizon - lateness
+        for k in list(self._kept) if not self._per_key else [scope]:
+            kept = self._kept.get(k)
+            if kept and kept[0][0] < horizon:
+                del kept[: bisect_left(kept, (horizon, -1))]
+                if not kept:
+                    del self._kept[k]
+
+    def _drop(self, k: Any, window: _Window) -> None:
+        window.gone = True
+        windows = self._open.get(k)
+        if windows is not None and windows.get(window.start) is window:
+            del windows[window.start]
+            if not windows:
+                del self._open[k]
+        if window.md:
+            self._release(window)
+
+    def _pane(self, k: Any, window: _Window, timing: str) -> Pane:
+        state = window.state if self.accumulating else window.fresh
+        result = WindowResult(
+            k,
+            window.start,
+            window.end,
+            self.agg.result(state),
+            timing,
+            window.index,
+            window.replaces,
+        )
+        window.replaces = ()
+        window.index += 1
+        if not self.accumulating:
+            window.fresh = self.agg.init()
+        window.count = 0
+        window.late_since = 0
+        window.early_at = None
+        self.current_value = result
+        if timing == "early" and self._final:
+            return result, ()  # the elements are settled by the on_time or late pane
+        md, window.md = window.md, []
+        return result, md
+
+    def _send(self, panes: list[Pane], pending: list[Any]) -> None:
+        """Push panes inside an element's (or a watermark's) push, in order."""
+        for result, md in panes:
+            r = self._push(result, self, md)
+            _add(pending, release_after(r, md) if md else r)
+
+    def _release(self, window: _Window) -> None:
+        """Let go of the refs of a window's elements that no pane will carry."""
+        md, window.md = window.md, []
+        release_after(None, md)
+
+    # -------------------------------------------------------------- timers
+
+    def _schedule(self) -> None:
+        """Set the loop timer for the next instant idleness or an early pane matters."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        when = math.inf
+        early = self._early
+        while early and not _early_valid(early[0]):
+            heappop(early)
+        if early:
+            when = early[0][0]
+        if self._idle:
+            for scope in list(self._key_wm) if self._per_key else [None]:
+                target = self._next_end(scope)
+                if target is None:
+                    continue
+                at = self.clock.next_change(self._clock_of(scope), now, target)
+                if at is not None and at < when:
+                    when = at
+        timer = self._timer
+        if when == math.inf:
+            if timer is not None:
+                timer.cancel()
+                self._timer = None
+            return
+        if when <= now:
+            when = math.nextafter(now, math.inf)
+        if timer is not None:
+            if timer.when() == when:
+                return
+            timer.cancel()
+        self._timer = loop.call_at(when, self._on_timer)
+
+    def _next_end(self, scope: Any) -> Any:
+        """The least watermark at which something of ``scope`` fires or expires."""
+        ends = []
+        due = self._due.get(scope)
+        while due and (due[0][5].fired or due[0][5].gone):
+            heappop(due)
+        if due:
+            ends.append(due[0][0])
+        expiring = self._expiring.get(scope)
+        if expiring:
+            ends.append(expiring[0][0])
+        return min(ends) if ends else None
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = asyncio.get_running_loop().time()
+        panes: list[Pane] = []
+        if self._idle:
+            moved = []
+            for scope in list(self._key_wm) if self._per_key else [None]:
+                wm = self._clock_of(scope)
+                before = wm.w
+                self.clock.catch_up(wm, now)
+                if wm.w != before:
+                    moved.append(scope)
+            if moved:
+                self._fire(moved, panes)
+        early = self._early
+        while early and early[0][0] <= now:
+            entry = heappop(early)
+            if _early_valid(entry):
+                panes.append(self._pane(entry[2], entry[3], "early"))
+        for result, md in panes:
+            self._push_soon(result, md)
+        self._schedule()
+
+
+class _AggregationFailed(Exception):
+    """The aggregation raised on an element (the element goes to the error policy)."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _early_valid(entry: tuple[Any, ...]) -> bool:
+    window = entry[3]
+    return not window.gone and not window.fired and window.early_at == entry[0]
+
+
+def _running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _add(pending: list[Any], r: Any) -> None:
+    if r is None:
+        return
+    if type(r) is list:
+        pending.extend(r)
+    else:
+        pending.append(r)
