@@ -215,11 +215,33 @@ class Frame(aggs.Reductions, Streaming):
         return GroupBy(self, by)
 
     def window(
-        self, n: int | None = None, value: Any = None, with_state: bool = False, start: Any = None
+        self,
+        n: Any = None,
+        value: Any = None,
+        with_state: bool = False,
+        start: Any = None,
+        **event_time: Any,
     ) -> Any:
         """The last ``n`` rows, or the rows within ``value`` of the newest index (a time
         span such as ``'2h'`` on a DatetimeIndex, or a number); aggregate it like a
-        frame (``.sum()``, ``.mean()``, ``.groupby(...)``, ``.aggregate(...)``)."""
+        frame (``.sum()``, ``.mean()``, ``.groupby(...)``, ``.aggregate(...)``).
+
+        With a window kind of :mod:`streams.windows` first (``Tumbling(60)``...), rows
+        are windowed by event time instead, with the options of
+        :meth:`Stream.window <streams.Stream.window>` (``clock=EventClock(timestamp=
+        "column")``, ``key="column"``...): see
+        :class:`~streams.dataframe.event_time.FrameWindowBuilder`."""
+        from ..windows.kinds import Hopping, Session, Sliding, Tumbling
+
+        if isinstance(n, Tumbling | Hopping | Session | Sliding):
+            from .event_time import FrameWindowBuilder
+
+            return FrameWindowBuilder(self, n, **event_time)
+        if event_time:
+            raise TypeError(
+                f"window: unexpected {sorted(event_time)} (event-time options need a "
+                "window kind such as Tumbling(60) first)"
+            )
         from .windowing import Window
 
         return Window(self, n=n, value=value, with_state=with_state, start=start)

@@ -25,10 +25,12 @@ class EventClock:
 
     Parameters
     ----------
-    timestamp : callable, optional
+    timestamp : callable or str, optional
         The element's timestamp: a number or a ``datetime`` (then window sizes are
-        ``timedelta``). By default the ``"timestamp"`` entry of the element's metadata:
-        the Kafka source sets it to the message's timestamp in seconds.
+        ``timedelta``); a string ``name`` means ``element[name]`` (the column of that
+        name for a streaming DataFrame). By default the ``"timestamp"`` entry of the
+        element's metadata: the Kafka source sets it to the message's timestamp in
+        seconds.
     max_out_of_order : number or timedelta
         How far behind the largest timestamp seen an element may still be on time: the
         watermark is that largest timestamp less this. ``math.inf``: only
@@ -58,14 +60,16 @@ class EventClock:
 
     def __init__(
         self,
-        timestamp: Callable[[Any], Any] | None = None,
+        timestamp: Callable[[Any], Any] | str | None = None,
         max_out_of_order: Any = 0,
         idle_timeout: float | None = None,
         partition: Callable[[Any], Any] | None = None,
         per_key: bool = False,
     ) -> None:
-        if timestamp is not None and not callable(timestamp):
-            raise TypeError(f"EventClock: timestamp must be callable, got {timestamp!r}")
+        if timestamp is not None and not callable(timestamp) and not isinstance(timestamp, str):
+            raise TypeError(
+                f"EventClock: timestamp must be callable or a field name, got {timestamp!r}"
+            )
         if partition is not None and not callable(partition):
             raise TypeError(f"EventClock: partition must be callable, got {partition!r}")
         if _negative(max_out_of_order):
@@ -99,18 +103,19 @@ class EventClock:
 
     def observe(self, wm: Watermark, part: Any, t: Any, now: float) -> None:
         """C2: an element of partition ``part`` with timestamp ``t`` was handled."""
+        bound = self.max_out_of_order
+        if self.partition is None and self.idle_timeout is None:  # the common case
+            wm.top = _later(wm.top, t)
+            if bound != math.inf:
+                wm.w = _later(wm.w, _minus(wm.top, bound))
+            return
         before = wm.max_ts.get(part, -math.inf)
         wm.max_ts[part] = _later(before, t)
         if self.idle_timeout is not None:
             wm.last[part] = now
             wm.idle_from = None  # this partition is active again
-        bound = self.max_out_of_order
-        if bound == math.inf:
-            return
-        if self.partition is None and self.idle_timeout is None:  # the common case
-            wm.w = _later(wm.w, _minus(wm.max_ts[part], bound))
-            return
-        self.catch_up(wm, now)
+        if bound != math.inf:
+            self.catch_up(wm, now)
 
     def catch_up(self, wm: Watermark, now: float) -> None:
         """Bring ``wm`` to loop time ``now``: C2 over the active partitions, C5-C6."""
@@ -183,7 +188,7 @@ class Watermark:
 
     def __init__(self, w: Any = -math.inf) -> None:
         self.w = w
-        self.top: Any = -math.inf  # the largest timestamp (the node's fast path)
+        self.top: Any = -math.inf  # the largest timestamp (one partition, no idleness)
         self.max_ts: dict[Any, Any] = {}
         self.last: dict[Any, float] = {}
         self.idle_from: tuple[float, Any] | None = None  # (loop time, W then): all idle

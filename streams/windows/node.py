@@ -7,6 +7,7 @@ import math
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable
 from heapq import heappop, heappush
+from operator import itemgetter
 from typing import Any
 
 from ..core import Stream
@@ -90,7 +91,9 @@ class EventWindow(Stream[WindowResult]):
         self._sliding = isinstance(kind, Sliding)
         self._incl = self._sliding  # sliding windows include their end
         self._per_key = bool(clock.per_key)
-        self._get_ts = clock.timestamp
+        self._get_ts = (
+            itemgetter(clock.timestamp) if isinstance(clock.timestamp, str) else clock.timestamp
+        )
         self._idle = clock.idle_timeout is not None
         self._wm = Watermark()  # the node's, or (per key) the floor for new keys' clocks
         self._key_wm: dict[Any, Watermark] = {}
