@@ -470,8 +470,8 @@ class EventWindow(Stream[WindowResult]):
             if due is None:
                 due = self._due[scope] = []
             heappush(due, (window.end, window.start, window.created, self._seq, k, window))
-            if self._simple and window.end < self._horizon:
-                self._horizon = window.end
+            if self._simple:
+                self._lower_horizon(window.end)
         lateness = self.allowed_lateness
         if lateness != math.inf:
             expiring = self._expiring.get(scope)
@@ -479,8 +479,17 @@ class EventWindow(Stream[WindowResult]):
                 expiring = self._expiring[scope] = []
             end = window.end + lateness if lateness else window.end
             heappush(expiring, (end, self._seq, k, window))
-            if self._simple and end < self._horizon:
+            if self._simple:
+                self._lower_horizon(end)
+
+    def _lower_horizon(self, end: Any) -> None:
+        """The compiled push checks windows only once the watermark reaches the horizon;
+        a time that is not a number (a datetime) makes it check every time."""
+        if type(end) is int or type(end) is float:
+            if end < self._horizon:
                 self._horizon = end
+        else:
+            self._horizon = -math.inf
 
     def _merge_session(
         self, windows: dict[Any, _Window], k: Any, scope: Any, t: Any, w: Any
@@ -603,10 +612,10 @@ class EventWindow(Stream[WindowResult]):
         for scope in scopes:
             self._purge(scope)
         if self._simple:  # the least watermark at which something fires or expires
-            due_, expiring = self._due.get(None), self._expiring.get(None)
-            self._horizon = min(
-                due_[0][0] if due_ else math.inf, expiring[0][0] if expiring else math.inf
-            )
+            self._horizon = math.inf
+            for heap in (self._due.get(None), self._expiring.get(None)):
+                if heap:
+                    self._lower_horizon(heap[0][0])
 
     def _purge(self, scope: Any) -> None:
         """L4: forget the expired windows (and elements) of a clock scope."""
