@@ -66,6 +66,9 @@ class KafkaMethods(Generic[T]):
         Returns
         -------
         FromKafka
+            Each element's metadata holds ``'timestamp'``, the message's Kafka timestamp
+            in seconds (a float), unless the message has none: ``EventClock()`` without
+            ``timestamp=`` windows by it (see :doc:`/guide/event_time`).
 
         Examples
         --------
@@ -168,6 +171,8 @@ class KafkaMethods(Generic[T]):
         Returns
         -------
         FromKafkaBatched
+            A batch carries no per-message timestamp in its metadata (use
+            :meth:`from_kafka` to window by Kafka time).
 
         Examples
         --------

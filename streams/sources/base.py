@@ -6,7 +6,7 @@ import asyncio
 import codecs
 import contextvars
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from .._util import annotate
@@ -246,15 +246,22 @@ class Source(Stream[T]):
 
     # ------------------------------------------------------------------ connector helpers
 
-    async def emit_acked(self, x: Any, ack: Callable[[], Any]) -> None:
+    async def emit_acked(
+        self, x: Any, ack: Callable[[], Any], metadata: Mapping[str, Any] | None = None
+    ) -> None:
         """Emit ``x`` and call ``ack()`` once every branch downstream has finished with it.
 
         For at-least-once sources (Kafka offsets, Redis ``XACK``): ``ack`` runs after
         the element and everything derived from it was accepted, including by async
         sinks and by nodes that held it (buffers, windows). A failed element is never
         acknowledged. Call it from ``run`` (errors are reported, not raised).
+
+        ``metadata`` holds further entries for the element's metadata dict, next to its
+        ``'ref'``: a ``'timestamp'`` (in seconds) that an ``EventClock()`` windows by,
+        for example.
         """
-        await self.emit(x, metadata=[{"ref": RefCounter(cb=ack)}])
+        ref = RefCounter(cb=ack)
+        await self.emit(x, metadata=[{**metadata, "ref": ref} if metadata else {"ref": ref}])
 
     def reject(self, exc: Exception, raw: Any, position: str) -> None:
         """Report input that could not be read (malformed bytes, bad JSON...).

@@ -263,7 +263,16 @@ class _KafkaSource(Source[T]):
 
 class FromKafka(_KafkaSource[T]):
     """Node behind :meth:`Stream.from_kafka`: subscribe to ``topics`` as a member of the
-    consumer group and emit each message's value, one at a time, at least once."""
+    consumer group and emit each message's value, one at a time, at least once.
+
+    Each element's metadata is one dict: ``'ref'``, the :class:`~streams.RefCounter`
+    that acknowledges the message, and ``'timestamp'``, the message's Kafka timestamp
+    in seconds since the epoch (a ``float``: the producer's create time, or the
+    broker's log-append time for topics configured so). A message without a timestamp
+    has no ``'timestamp'`` entry. ``EventClock()`` without ``timestamp=`` reads it, so
+    ``source.window(Tumbling(60), clock=EventClock(max_out_of_order=5))`` windows by
+    Kafka time.
+    """
 
     _label = "from_kafka"
 
@@ -300,6 +309,9 @@ class FromKafka(_KafkaSource[T]):
             await self._pause(backoff, bool(messages), len(messages) == CHUNK)
 
     async def _emit_messages(self, messages: list[Any]) -> None:
+        import confluent_kafka as ck
+
+        no_timestamp = ck.TIMESTAMP_NOT_AVAILABLE
         for msg in messages:
             if self.stopped:
                 return  # not emitted, so not committed: read again after a restart
@@ -310,14 +322,22 @@ class FromKafka(_KafkaSource[T]):
             ack = self._track((msg.topic(), msg.partition()), msg.offset())
             ok, x = self._element(msg)
             if ok:
-                await self.emit_acked(x, ack)
+                kind, ms = msg.timestamp()
+                if kind == no_timestamp:
+                    await self.emit_acked(x, ack)
+                else:
+                    await self.emit_acked(x, ack, {"timestamp": ms / 1000})
             else:
                 ack()  # handled: a tombstone or rejected input must not stall the partition
 
 
 class FromKafkaBatched(_KafkaSource[list[Any]]):
     """Node behind :meth:`Stream.from_kafka_batched`: read the partitions of ``topic``
-    and emit, every ``poll_interval``, one list per partition that has new messages."""
+    and emit, every ``poll_interval``, one list per partition that has new messages.
+
+    A batch's metadata holds only its ``'ref'``: a batch has no per-message
+    ``'timestamp'`` (:class:`FromKafka` gives one per message, to window by Kafka time).
+    """
 
     _label = "from_kafka_batched"
 
