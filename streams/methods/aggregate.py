@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-from .._util import NO_START, identity
+from .._util import NO_START, identity, key_function
 from . import distributed
 
 if TYPE_CHECKING:
@@ -25,6 +25,7 @@ class AggregateMethods(Generic[T]):
         start: Any = NO_START,
         returns_state: bool = False,
         with_state: bool = False,
+        key: Any = None,
         **kwargs: Any,
     ) -> Stream[Any]:
         """Emit a running state: ``state = func(state, x)`` for every element.
@@ -40,6 +41,10 @@ class AggregateMethods(Generic[T]):
             ``func`` returns ``(new_state, result)``; ``result`` is emitted.
         with_state : bool, optional
             Emit ``(state, result)`` pairs instead of the result alone.
+        key : callable or index, optional
+            One state per key (``x[key]`` for an index), starting from ``start``; the
+            node emits ``(key, state)`` pairs and its ``state`` is a dict key -> state.
+            (Not in streamz, where ``key=`` would reach ``func``.)
         **kwargs
             Passed to ``func`` (``stream_name=`` labels the node).
 
@@ -71,17 +76,35 @@ class AggregateMethods(Generic[T]):
         >>> out
         [(0, 'a'), (1, 'b')]
 
+        With ``key``, a running total per key:
+
+        >>> source = Stream()
+        >>> per_user = source.accumulate(lambda a, x: a + x[1], start=0, key=0)
+        >>> out = per_user.sink_to_list()
+        >>> for x in [("ada", 3), ("bo", 1), ("ada", 2)]:
+        ...     source.emit(x)
+        >>> out, per_user.state
+        ([('ada', 3), ('bo', 1), ('ada', 5)], {'ada': 5, 'bo': 1})
+
         See Also
         --------
         scan : the same operator under its other name.
         frequencies : a running count of values.
         """
         if self._dask is not None:  # downstream of scatter(): the distributed variant
+            if key is not None:
+                raise NotImplementedError(
+                    "accumulate: key= is not supported after scatter(); gather() first"
+                )
             return distributed(
                 self, "accumulate", func, start, returns_state, with_state, **kwargs
             )
-        from ..operators.aggregate import Accumulate
+        from ..operators.aggregate import Accumulate, KeyedAccumulate
 
+        if key is not None:
+            keyed = key_function("accumulate", key)
+            assert keyed is not None
+            return KeyedAccumulate(self, func, keyed, start, returns_state, with_state, **kwargs)
         return Accumulate(self, func, start, returns_state, with_state, **kwargs)
 
     def scan(

@@ -95,6 +95,7 @@ class SinkMethods(Generic[T]):
         file: str | os.PathLike[str] | IO[str],
         end: str = "\n",
         mode: str = "a",
+        durable: bool = False,
         **kwargs: Any,
     ) -> TextFileSink:
         """Write every element (a ``str``) to a text file, followed by ``end``.
@@ -110,6 +111,12 @@ class SinkMethods(Generic[T]):
             Written after each element (default: a newline).
         mode : str, optional
             Mode for opening a path (default ``'a'``, append).
+        durable : bool, optional
+            With a :class:`~streams.state.Checkpointer`: exactly-once output. The
+            file's size is part of each checkpoint (synced to disk before it commits)
+            and a restore truncates the file to it, so lines written after the last
+            checkpoint are written once again, not twice. Needs a path and a
+            ``stream_name``.
 
         Returns
         -------
@@ -135,4 +142,4 @@ class SinkMethods(Generic[T]):
         """
         from ..sinks.basic import TextFileSink
 
-        return TextFileSink(self, file, end, mode, **kwargs)
+        return TextFileSink(self, file, end, mode, durable, **kwargs)

@@ -134,6 +134,48 @@ class Accumulate(Stream[Any]):
         return self._push(result, self, metadata)
 
 
+class KeyedAccumulate(Accumulate):
+    """Node behind ``accumulate(func, start, key=...)``: one running state per key,
+    emitting ``(key, state)`` (or ``(key, result)`` with ``returns_state``)."""
+
+    def __init__(
+        self,
+        upstream: Stream[Any],
+        func: Callable[..., Any],
+        key: Callable[[Any], Any],
+        start: Any = NO_START,
+        returns_state: bool = False,
+        with_state: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        self.key = key
+        self.initial = start
+        self.dirty: set[Any] = set()  # keys changed since durable state last looked
+        super().__init__(upstream, func, start, returns_state, with_state, **kwargs)
+        self.state: dict[Any, Any] = {}
+
+    def _compiled(self) -> Push | None:
+        return None
+
+    def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
+        try:
+            k = self.key(x)
+            state = self.state.get(k, self.initial)
+            if state is NO_START:
+                state = result = x
+            else:
+                out = self._call(state, x)
+                state, result = out if self.returns_state else (out, out)
+        except Exception as exc:
+            return self._failed(exc, x, who, metadata)
+        self.state[k] = state
+        self.dirty.add(k)
+        if self.with_state:
+            result = (state, result)
+        self.current_value = out = (k, result)
+        return self._push(out, self, metadata)
+
+
 class Partition(Stream[tuple[Any, ...]]):
     """Node behind :meth:`Stream.partition`: emit tuples of ``n`` elements (per key)."""
 

@@ -135,8 +135,14 @@ class TextFileSink(Sink[str]):
         file: str | os.PathLike[str] | IO[str],
         end: str = "\n",
         mode: str = "a",
+        durable: bool = False,
         **options: Any,
     ) -> None:
+        self.durable = bool(durable)
+        if durable and not isinstance(file, str | os.PathLike):
+            raise TypeError(
+                "sink_to_textfile: durable=True needs a path (the file is truncated on restore)"
+            )
         if isinstance(file, str | os.PathLike):
             self.file: IO[str] = open(file, mode=mode)  # noqa: SIM115 -- closed by destroy()
         elif hasattr(file, "write"):

@@ -35,6 +35,7 @@ class FromTextFile(Source[str]):
     """
 
     _label = "from_textfile"
+    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between lines for it
 
     def __init__(
         self,
@@ -89,6 +90,8 @@ class FromTextFile(Source[str]):
         self._ready: deque[tuple[Any, int]] = deque()  # (raw chunk, line number)
         self._offset: int | None = None  # where to go on reading (None: not started yet)
         self._line = 0  # number of the last chunk split off
+        self._done_offset: int | None = None  # durable state: the byte after the last
+        self._done_line = 0  # emitted line, and its number (see streams.state)
         self._base = ""  # how line numbers are counted, for error positions
         super().__init__(**options)
 
@@ -114,6 +117,8 @@ class FromTextFile(Source[str]):
             self._offset = handle.seek(0, io.SEEK_END) if self.from_end else 0
             if self.from_end:
                 self._base = f" after the end at start (byte {self._offset})"
+        if self._done_offset is None:
+            self._done_offset = self._offset
         handle.seek(self._offset)
         return handle
 
@@ -138,12 +143,20 @@ class FromTextFile(Source[str]):
     async def _follow(self, handle: IO[Any]) -> None:
         while True:
             while self._ready:  # chunks split off but not yet emitted go first
+                checkpointer = self._checkpointer
+                if checkpointer is not None:
+                    await checkpointer.between(self)
                 if self.stopped:
                     return
                 raw, line = self._ready.popleft()
                 text = self._decode(raw, line)
                 if text is not None:
                     await self.emit(text)
+                if self._done_offset is not None:
+                    self._done_offset += len(raw)
+                    self._done_line = line
+                if checkpointer is not None:
+                    await checkpointer.handled(self)
             if self.stopped:
                 return
             try:
@@ -157,8 +170,21 @@ class FromTextFile(Source[str]):
             elif self.file is None and os.fstat(handle.fileno()).st_size < handle.tell():
                 handle.seek(0)  # truncated in place: read it again from its start
                 self._partial, self._line, self._base = b"", 0, ""
+                self._done_offset, self._done_line = 0, 0
             else:
                 await self.sleep(self.poll_interval)
+
+    def _seek(self, offset: int, line: int) -> None:
+        """Go on after byte ``offset`` (the end of line ``line``): a restored checkpoint."""
+        if self.path is None:
+            raise ValueError(
+                f"{self._describe()}: only a source reading a path can be restored to a "
+                "position (a file object passed in cannot be reopened)"
+            )
+        self._offset = self._done_offset = offset
+        self._line = self._done_line = line
+        self._ready.clear()
+        self._partial = b""
 
     def _split(self, data: Any) -> None:
         """Add ``data`` to the partial line; queue every chunk it completes."""

@@ -23,14 +23,26 @@ class FromIterable(Source[T]):
 
     _label = "from_iterable"
 
+    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between items for it
+
     def __init__(self, iterable: Iterable[T], **options: Any) -> None:
         self.iterable = iterable
+        self._position = 0  # items handled (durable state: where a restore goes on)
+        self._restored: int | None = None  # a checkpoint's position, to skip to
         super().__init__(**options)
 
     async def run(self) -> None:
         items = iter(self.iterable)
+        if self._restored is not None:  # a restored checkpoint: these are done already
+            self._position, self._restored = self._restored, None
+            for _ in range(self._position):
+                next(items, None)
         pushed = 0
         while not self.stopped:  # checked before taking an item: a stop loses none
+            checkpointer = self._checkpointer
+            if checkpointer is not None and checkpointer.cutting:
+                await checkpointer.between(self)
+                continue  # (stopped meanwhile?)
             try:
                 x = next(items)
             except StopIteration:
@@ -43,5 +55,8 @@ class FromIterable(Source[T]):
                     await wait(r)
             except Exception as exc:  # this element failed downstream; go on
                 await self._recover(exc, x, ())
+            self._position += 1
+            if checkpointer is not None:
+                await checkpointer.handled(self)
             if pushed % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let timers and other tasks run

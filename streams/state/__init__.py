@@ -1,10 +1,22 @@
 """Durable state: checkpoints of a graph's state and source positions, and recovery.
 
-This first part holds the stores (:class:`SQLiteStore`, :class:`MemoryStore`): a
-checkpoint is written in one transaction, whole or not at all. The checkpointer that
-takes consistent snapshots of a running graph builds on them.
+A :class:`Checkpointer` takes consistent snapshots of a running graph (a quiescent cut
+between elements) into a store (:class:`SQLiteStore`, :class:`MemoryStore`), each written
+in one transaction, whole or not at all, and restores the latest one before the sources
+start again.
 """
 
+from .checkpointer import Checkpointer, DurabilityError
 from .store import Checkpoint, Full, Keyed, MemoryStore, Restored, SQLiteStore, StoreError
 
-__all__ = ["Checkpoint", "Full", "Keyed", "MemoryStore", "Restored", "SQLiteStore", "StoreError"]
+__all__ = [
+    "Checkpoint",
+    "Checkpointer",
+    "DurabilityError",
+    "Full",
+    "Keyed",
+    "MemoryStore",
+    "Restored",
+    "SQLiteStore",
+    "StoreError",
+]

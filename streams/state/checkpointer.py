@@ -1,0 +1,356 @@
+"""The checkpointer: consistent snapshots of a running graph, and its restore.
+
+A checkpoint is a *quiescent cut*. The graph runs on one event loop, so once every
+source waits between two elements and no pushed element is still on its way (no pending
+emit, no worker busy), every element before each source's position has been handled
+completely and none after it has touched anything. The cut is taken at that instant,
+synchronously: each stateful node's state and each source's position are read, then the
+sources go on while the store writes the checkpoint in a worker thread, in one
+transaction. Restoring that state and replaying each source from its position repeats
+every later element exactly once: exactly-once state, for replayable sources and
+deterministic functions.
+
+Sources pause only between elements and only for the cut, so back pressure always
+resolves; a graph that holds elements in an asynchronous node (``buffer``...) is let
+run until they have gone through (those nodes' queues are not stored yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from typing import Any
+
+from ..core import Stream
+from ..runtime import settled
+from ..shutdown import component
+from ..sources.base import Source
+from .crash import crash_point
+from .nodes import adapter_of
+from .store import Checkpoint, Restored
+
+__all__ = ["Checkpointer", "DurabilityError"]
+
+
+class DurabilityError(ValueError):
+    """A graph that cannot be checkpointed as it is (an unnamed stateful node, a source
+    that cannot be replayed, a cycle), or a store written by another graph."""
+
+
+class Checkpointer:
+    """Checkpoint a graph's state and source positions into ``store``, and restore the
+    latest checkpoint before the sources start.
+
+    Use it as an async (or plain) context manager around the running graph: entering
+    restores (or, for a fresh store, commits checkpoint 0) and starts the sources;
+    leaving stops them at an element boundary and takes a last checkpoint.
+
+    Parameters
+    ----------
+    *graph : Stream
+        A node of each graph to checkpoint (the whole connected graph is taken).
+    store : SQLiteStore or MemoryStore
+        Where checkpoints go.
+    interval : float, optional
+        Loop seconds between checkpoints (default 5; ``None``: no timer).
+    every : int, optional
+        Also a checkpoint every this many source elements.
+    wait_for_commit : bool
+        Keep the sources waiting until the checkpoint is durable, not only cut: a
+        restore then resumes exactly after the last cut before a crash.
+    allow_missing_state : bool
+        Start a node the store knows nothing of empty, instead of refusing.
+    drop_unknown_state : bool
+        Ignore stored state of nodes no longer in the graph, instead of refusing.
+
+    Attributes
+    ----------
+    last_id : int
+        The id of the latest committed checkpoint (0: the one of a fresh start).
+    restored : dict
+        The position each source was restored to (empty after a fresh start).
+
+    Examples
+    --------
+    >>> import asyncio
+    >>> from streams import Stream
+    >>> from streams.state import Checkpointer, MemoryStore
+    >>> store = MemoryStore()
+    >>> def run(items):
+    ...     source = Stream.from_iterable(items, stream_name="numbers")
+    ...     total = source.accumulate(lambda a, x: a + x, start=0, stream_name="total")
+    ...     async def main():
+    ...         async with Checkpointer(source, store=store, every=1):
+    ...             await source.wait()
+    ...         return total.state
+    ...     return asyncio.run(main())
+    >>> run(range(5))
+    10
+    >>> run(range(8))  # the same source, restarted: 0-4 were done already
+    28
+    """
+
+    def __init__(
+        self,
+        *graph: Stream[Any],
+        store: Any,
+        interval: float | None = 5.0,
+        every: int | None = None,
+        wait_for_commit: bool = False,
+        allow_missing_state: bool = False,
+        drop_unknown_state: bool = False,
+    ) -> None:
+        if not graph:
+            raise TypeError("Checkpointer: give a node of the graph to checkpoint")
+        if interval is not None and not (isinstance(interval, int | float) and interval > 0):
+            raise ValueError(f"Checkpointer: interval must be positive seconds, got {interval!r}")
+        if every is not None and (not isinstance(every, int) or every < 1):
+            raise ValueError(f"Checkpointer: every must be a positive int, got {every!r}")
+        self.store = store
+        self.interval = interval
+        self.every = every
+        self.wait_for_commit = wait_for_commit
+        self.allow_missing_state = allow_missing_state
+        self.drop_unknown_state = drop_unknown_state
+        self.last_id = 0
+        self.restored: dict[str, Any] = {}
+        nodes: list[Stream[Any]] = []
+        for node in graph:
+            nodes.extend(n for n in component(node) if n not in nodes)
+        self.sources, self.stateful = self._examine(nodes)
+        self.fingerprint = _fingerprint(self.sources, self.stateful)
+        self._pending: asyncio.Future[None] | None = None  # the cut is being taken
+        self._resume: asyncio.Future[None] | None = None  # sources wait for it
+        self._parked: set[Source[Any]] = set()
+        self._elements = 0
+        self._lock: asyncio.Lock | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._failure: Exception | None = None  # a periodic checkpoint that failed
+
+    # -------------------------------------------------------------- the graph
+
+    def _examine(self, nodes: list[Stream[Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        sources: dict[str, Any] = {}
+        stateful: dict[str, Any] = {}
+        for node in nodes:
+            adapter = adapter_of(node)
+            if adapter is None:
+                continue
+            if adapter.unsupported:
+                raise DurabilityError(f"{node._describe()}: {adapter.unsupported}")
+            if node.name is None:
+                kind = "source" if isinstance(node, Source) else "stateful node"
+                raise DurabilityError(
+                    f"{node._describe()}: a {kind} needs a stream_name to be checkpointed "
+                    "(the name identifies its state in the store across restarts)"
+                )
+            name = str(node.name)
+            table = sources if isinstance(node, Source) else stateful
+            if name in sources or name in stateful:
+                raise DurabilityError(f"two nodes are named {name!r}: names must be unique")
+            table[name] = (node, adapter)
+        for node in nodes:
+            if isinstance(node, Source) and str(node.name) not in sources:
+                raise DurabilityError(
+                    f"{node._describe()}: this source cannot be restored to a position "
+                    "(yet: durable mode replays from_iterable and from_textfile so far), so a "
+                    "restore would lose its elements since the last checkpoint"
+                )
+        return sources, stateful
+
+    # -------------------------------------------------------------- entering
+
+    async def __aenter__(self) -> Checkpointer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def __enter__(self) -> Checkpointer:
+        from ..loop import background_loop, run_sync
+
+        self._loop = background_loop()
+        run_sync(self.start(), self._loop)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from ..loop import run_sync
+
+        run_sync(self.stop(), self._loop)
+
+    async def start(self) -> None:
+        """Restore the latest checkpoint (or commit checkpoint 0), then start the
+        sources and the checkpoint timer."""
+        loop = asyncio.get_running_loop()
+        self._lock = asyncio.Lock()
+        restored = await loop.run_in_executor(None, self.store.load)
+        if restored is not None:
+            crash_point("restore_loaded")
+            self._restore(restored)
+        else:
+            await self._commit_now(0)
+        for node, _ in self.sources.values():
+            node._checkpointer = self
+            node.start()
+        if self.interval is not None:
+            self._timer = loop.create_task(self._tick(self.interval))
+
+    def _restore(self, restored: Restored) -> None:
+        names = set(self.sources) | set(self.stateful)
+        stored = set(restored.state) | set(restored.positions)
+        if restored.fingerprint != self.fingerprint:
+            missing = sorted(names - stored)
+            unknown = sorted(stored - names)
+            if missing and not self.allow_missing_state:
+                raise DurabilityError(
+                    f"the store has no state for {missing} (new nodes?); pass "
+                    "allow_missing_state=True to start them empty"
+                )
+            if unknown and not self.drop_unknown_state:
+                raise DurabilityError(
+                    f"the store has state for {unknown}, which the graph does not have "
+                    "(renamed or removed nodes?); pass drop_unknown_state=True to drop it"
+                )
+        for name, (node, adapter) in self.stateful.items():
+            if name in restored.state:
+                adapter.restore(node, restored.state[name])
+        for name, (node, adapter) in self.sources.items():
+            if name in restored.positions:
+                adapter.restore(node, restored.positions[name])
+                self.restored[name] = restored.positions[name]
+        self.last_id = restored.id
+
+    # -------------------------------------------------------------- the cut
+
+    @property
+    def cutting(self) -> bool:
+        """Whether a cut is being taken (sources wait at their next element)."""
+        return self._pending is not None
+
+    async def between(self, source: Source[Any]) -> None:
+        """Called by a source before it takes its next element: wait while a cut is
+        being taken."""
+        while self._pending is not None:
+            self._parked.add(source)
+            resume = self._resume
+            assert resume is not None
+            self._poke()
+            await asyncio.shield(resume)
+        self._parked.discard(source)
+
+    async def handled(self, source: Source[Any]) -> None:
+        """Called by a source after each element was handled: counts for ``every``."""
+        if self.every is None:
+            return
+        self._elements += 1
+        if self._elements >= self.every:
+            self._elements = 0
+            self._parked.add(source)  # between elements: this source is at the cut
+            try:
+                await self.checkpoint()
+            finally:
+                self._parked.discard(source)
+
+    def _poke(self) -> None:
+        pending = self._pending
+        if pending is not None and not pending.done() and self._quiet():
+            pending.set_result(None)
+
+    def _quiet(self) -> bool:
+        for node, _ in self.sources.values():
+            if node not in self._parked and not node.stopped:
+                return False
+        return True
+
+    async def checkpoint(self) -> int:
+        """Take a checkpoint now; return its id once it is committed."""
+        assert self._lock is not None, "Checkpointer: start() it first"
+        async with self._lock:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.create_future()
+            self._resume = loop.create_future()
+            try:
+                await self._cut_point()
+                checkpoint = self._take(self.last_id + 1)
+                crash_point("cut_taken")
+                if not self.wait_for_commit:
+                    self._release()
+                await loop.run_in_executor(None, self.store.commit, checkpoint)
+                self.last_id = checkpoint.id
+            finally:
+                self._release()
+            return self.last_id
+
+    async def _cut_point(self) -> None:
+        """Wait until every source waits between elements and nothing is on its way."""
+        runtime = next(iter(self.sources.values()))[0]._runtime if self.sources else None
+        pending = self._pending
+        assert pending is not None
+        while True:
+            self._poke()
+            await pending
+            busy = [t for t in (runtime.tasks if runtime else ()) if not t.done()]
+            if not busy:
+                return
+            await settled(busy)  # elements still on their way (async sinks, buffers)
+            if not self._quiet():  # a source started a new element meanwhile: wait again
+                self._pending = pending = asyncio.get_running_loop().create_future()
+
+    def _take(self, checkpoint_id: int) -> Checkpoint:
+        state = {name: a.snapshot(node) for name, (node, a) in self.stateful.items()}
+        positions = {name: a.snapshot(node) for name, (node, a) in self.sources.items()}
+        for node, adapter in self.stateful.values():
+            adapter.before_commit(node)  # e.g. fsync a durable file
+        return Checkpoint(checkpoint_id, self.fingerprint, state, positions)
+
+    def _release(self) -> None:
+        self._pending = None
+        resume = self._resume
+        if resume is not None and not resume.done():
+            resume.set_result(None)
+
+    async def _commit_now(self, checkpoint_id: int) -> None:
+        checkpoint = self._take(checkpoint_id)
+        await asyncio.get_running_loop().run_in_executor(None, self.store.commit, checkpoint)
+        self.last_id = checkpoint_id
+
+    async def _tick(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.checkpoint()
+            except Exception as exc:  # kept for stop(), which raises it
+                self._failure = exc
+                return
+
+    # -------------------------------------------------------------- leaving
+
+    async def stop(self, drain: bool = False) -> None:
+        """Stop the sources between elements, optionally drain the graph (``drain``:
+        the input has ended, so windows close), and take a last checkpoint."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for node, _ in self.sources.values():
+            node.stop()
+        for node, _ in self.sources.values():
+            await node.wait()
+        if drain:
+            for node, _ in self.sources.values():
+                await node.drain()
+        try:
+            if self._failure is not None:
+                raise self._failure
+            await self.checkpoint()
+        finally:
+            for node, _ in self.sources.values():
+                node._checkpointer = None
+
+
+def _fingerprint(sources: dict[str, Any], stateful: dict[str, Any]) -> str:
+    """Which named nodes of which kinds the graph has: a store of another graph differs."""
+    parts = sorted(
+        f"{name}:{type(node).__name__}" for name, (node, _) in (sources | stateful).items()
+    )
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]

@@ -1,0 +1,86 @@
+"""The programs of the crash-recovery tests, run in a child process (see test_recovery.py).
+
+``python durable_app.py <r1|r2> <workdir> [options]``: builds the graph, restores the
+latest checkpoint from ``<workdir>/state.db``, runs, and appends what it restored to
+``<workdir>/restored.jsonl``; ``--kill-at n`` kills the process (SIGKILL) when the n-th
+element (0-based, counted in this process) reaches the map right after the source.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+from pathlib import Path
+
+from streams import Stream
+from streams.state import Checkpointer, SQLiteStore
+
+
+def killer(kill_at):
+    seen = 0
+
+    def check(x):
+        nonlocal seen
+        if seen == kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        seen += 1
+        return x
+
+    return check
+
+
+def note_restore(work, ck):
+    with open(work / "restored.jsonl", "a") as f:
+        f.write(json.dumps({"id": ck.last_id, "positions": ck.restored}) + "\n")
+
+
+async def r1(work, args):
+    """Numbers 0-4 into a text file (Bytewax's abort tests)."""
+    source = Stream.from_iterable(range(5), stream_name="numbers")
+    lines = source.map(killer(args.kill_at)).map(str)
+    if args.durable:
+        lines.sink_to_textfile(work / "out.txt", durable=True, stream_name="out")
+    else:
+        lines.sink_to_textfile(work / "out.txt")
+    store = SQLiteStore(work / "state.db")
+    ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
+    async with ck:
+        note_restore(work, ck)
+        await source.wait()
+
+
+async def r2(work, args):
+    """Running totals per user from a text file of orders."""
+    source = Stream.from_textfile(work / "orders.txt", poll_interval=0.01, stream_name="orders")
+    orders = source.map(killer(args.kill_at)).map(lambda line: line.strip().split(","))
+    totals = orders.accumulate(
+        lambda total, o: total + int(o[1]), start=0, key=0, stream_name="totals"
+    )
+    count = orders.accumulate(lambda n, o: n + 1, start=0, stream_name="n")
+    done = asyncio.Event()
+    count.sink(lambda n: n == args.lines and done.set())
+    store = SQLiteStore(work / "state.db")
+    ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
+    async with ck:
+        note_restore(work, ck)
+        if count.state != args.lines:
+            await done.wait()
+    result = {"totals": totals.state, "n": count.state, "last_id": ck.last_id}
+    (work / "result.json").write_text(json.dumps(result))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("program", choices=["r1", "r2"])
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--kill-at", type=int, default=-1)
+    parser.add_argument("--every", type=int, default=1)
+    parser.add_argument("--durable", action="store_true")
+    parser.add_argument("--lines", type=int, default=10_000)
+    args = parser.parse_args()
+    asyncio.run({"r1": r1, "r2": r2}[args.program](args.work, args))
+
+
+if __name__ == "__main__":
+    main()

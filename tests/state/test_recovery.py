@@ -1,0 +1,214 @@
+"""Crash recovery, end to end: the program runs in a child process (durable_app.py), is
+killed with SIGKILL (at a chosen element, or at a checkpoint's commit by the crash hooks),
+restarted, and must end exactly as the spec's scenarios say (research/state.md §3: R1,
+R2, R3) and as an uninterrupted run does."""
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from streams import Stream
+from streams.state import Checkpointer, DurabilityError, MemoryStore, SQLiteStore
+
+APP = Path(__file__).with_name("durable_app.py")
+
+
+def run(work, *args, crash=None, killed=False):
+    env = {k: v for k, v in os.environ.items() if k != "STREAMS_CRASH_AT"}
+    if crash:
+        env["STREAMS_CRASH_AT"] = crash
+    done = subprocess.run(
+        [sys.executable, str(APP), *args[:1], str(work), *args[1:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if killed:
+        assert done.returncode == -9, done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr == ""
+    return done
+
+
+def restores(work):
+    return [json.loads(line) for line in (work / "restored.jsonl").read_text().splitlines()]
+
+
+# ------------------------------------------------------------------ R1
+
+
+@pytest.mark.parametrize(
+    ("every", "durable", "expected", "position"),
+    [
+        (1, False, "0 1 2 3 4", 3),  # (a) a checkpoint after every element
+        (10, False, "0 1 2 0 1 2 3 4", 0),  # (b) none before the kill: at least once
+        (10, True, "0 1 2 3 4", 0),  # (c) the durable file is truncated back
+    ],
+)
+def test_r1_resume_point_and_duplicates(tmp_path, every, durable, expected, position):
+    flags = ["--every", str(every)] + (["--durable"] if durable else [])
+    run(tmp_path, "r1", "--kill-at", "3", *flags, killed=True)
+    assert (tmp_path / "out.txt").read_text().split() == ["0", "1", "2"]
+    run(tmp_path, "r1", *flags)
+    assert " ".join((tmp_path / "out.txt").read_text().split()) == expected
+    assert restores(tmp_path)[-1]["positions"] == {"numbers": position}
+
+
+# ------------------------------------------------------------------ R2, R3
+
+
+@pytest.fixture
+def orders(tmp_path):
+    lines = [f"u{i % 50},{i % 7 + 1}\n" for i in range(10_000)]
+    (tmp_path / "orders.txt").write_text("".join(lines))
+    totals = {}
+    for line in lines:
+        user, amount = line.strip().split(",")
+        totals[user] = totals.get(user, 0) + int(amount)
+    return totals
+
+
+def offset_after(tmp_path, lines):
+    with open(tmp_path / "orders.txt", "rb") as f:
+        return sum(len(f.readline()) for _ in range(lines))
+
+
+def check_r2_result(tmp_path, totals):
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["n"] == 10_000
+    assert result["totals"] == totals
+    assert len(totals) == 50 and sum(totals.values()) == 39994
+    assert (totals["u0"], totals["u1"], totals["u49"]) == (794, 798, 794)
+    store = SQLiteStore(tmp_path / "state.db")
+    assert store.integrity_check() == ["ok"]
+    size = os.path.getsize(tmp_path / "orders.txt")
+    assert store.load().positions["orders"] == (size, 10_000)  # the whole file is done
+    store.close()
+
+
+def test_r2_keyed_totals_killed_mid_epoch(tmp_path, orders):
+    run(tmp_path, "r2", "--every", "100", "--kill-at", "2345", killed=True)
+    run(tmp_path, "r2", "--every", "100")
+    restored = restores(tmp_path)[-1]
+    assert restored["id"] == 23  # the checkpoint after line 2300
+    assert restored["positions"] == {"orders": [offset_after(tmp_path, 2300), 2300]}
+    check_r2_result(tmp_path, orders)
+
+
+def test_r2_an_uninterrupted_run_gives_the_same_table(tmp_path, orders):
+    run(tmp_path, "r2", "--every", "100")
+    check_r2_result(tmp_path, orders)
+
+
+@pytest.mark.parametrize(
+    ("crash", "restored_id"),
+    [("cut_taken:5", 4), ("before_commit:5", 4), ("after_commit:5", 5)],
+)
+def test_r3_killed_at_the_commit_boundaries(tmp_path, orders, crash, restored_id):
+    run(tmp_path, "r2", "--every", "100", crash=crash, killed=True)
+    run(tmp_path, "r2", "--every", "100")
+    restored = restores(tmp_path)[-1]
+    assert restored["id"] == restored_id
+    line = restored_id * 100
+    assert restored["positions"] == {"orders": [offset_after(tmp_path, line), line]}
+    check_r2_result(tmp_path, orders)
+
+
+def test_r3_killed_while_restoring(tmp_path, orders):
+    run(tmp_path, "r2", "--every", "100", "--kill-at", "700", killed=True)
+    run(tmp_path, "r2", "--every", "100", crash="restore_loaded:1", killed=True)
+    run(tmp_path, "r2", "--every", "100")
+    assert [r["id"] for r in restores(tmp_path)] == [0, 7]  # the same checkpoint again
+    check_r2_result(tmp_path, orders)
+
+
+# ------------------------------------------------------------------ in one process
+
+
+def test_graphs_that_cannot_be_checkpointed_are_refused():
+    store = MemoryStore()
+    source = Stream.from_iterable([1], stream_name="src")
+    source.accumulate(lambda a, x: a + x, start=0)
+    with pytest.raises(DurabilityError, match=r"accumulate.*needs a stream_name"):
+        Checkpointer(source, store=store)
+    source = Stream.from_iterable([1], stream_name="src")
+    source.buffer(3)
+    with pytest.raises(DurabilityError, match=r"the state of .*Buffer cannot be checkpointed yet"):
+        Checkpointer(source, store=store)
+    source = Stream.from_iterable([1])
+    with pytest.raises(DurabilityError, match="needs a stream_name"):
+        Checkpointer(source, store=store)
+    source = Stream.from_iterable([1], stream_name="a")
+    source.accumulate(lambda a, x: a, start=0, stream_name="a")
+    with pytest.raises(DurabilityError, match="two nodes are named 'a'"):
+        Checkpointer(source, store=store)
+
+
+def test_a_store_of_another_graph_is_refused_unless_allowed():
+    store = MemoryStore()
+
+    def graph(extra=None, name="total"):
+        source = Stream.from_iterable(range(3), stream_name="src")
+        total = source.accumulate(lambda a, x: a + x, start=0, stream_name=name)
+        if extra:
+            source.accumulate(lambda n, x: n + 1, start=0, stream_name=extra)
+        return source, total
+
+    async def run_graph(source, **options):
+        async with Checkpointer(source, store=store, interval=None, **options):
+            await source.wait()
+
+    source, _ = graph()
+    asyncio.run(run_graph(source))
+    source, _ = graph(extra="count")
+    with pytest.raises(DurabilityError, match=r"no state for \['count'\].*allow_missing_state"):
+        asyncio.run(run_graph(source))
+    source, _ = graph(extra="count")
+    asyncio.run(run_graph(source, allow_missing_state=True))
+    source, renamed = graph(name="sum")
+    with pytest.raises(DurabilityError, match=r"state for \['count', 'total'\].*drop_unknown"):
+        asyncio.run(run_graph(source, allow_missing_state=True))
+    source, renamed = graph(name="sum")
+    asyncio.run(run_graph(source, allow_missing_state=True, drop_unknown_state=True))
+    assert renamed.state == 0  # started empty; the source had nothing left to replay
+
+
+def test_periodic_checkpoints_on_the_loop_clock(tmp_path):
+    from streams.testing import run_virtual
+
+    async def main():
+        source = Stream.from_iterable(range(1000), stream_name="src")
+        slow = source.map(lambda x: x)
+        slow.accumulate(lambda a, x: a + x, start=0, stream_name="total")
+        store = MemoryStore()
+        ck = Checkpointer(source, store=store, interval=1.0)
+        async with ck:
+            for _ in range(3):
+                await asyncio.sleep(1.0)
+            await source.wait()
+        return ck.last_id, store.load()
+
+    last_id, restored = run_virtual(main())
+    assert last_id >= 2  # at least one periodic and the final checkpoint
+    assert restored.state["total"] == sum(range(1000))
+    assert restored.positions["src"] == 1000
+
+
+def test_the_checkpointer_in_a_plain_script(tmp_path):
+    store = SQLiteStore(tmp_path / "state.db")
+    for items, expected in [(range(4), 6), (range(6), 15)]:
+        source = Stream.from_iterable(items, stream_name="src")
+        total = source.accumulate(lambda a, x: a + x, start=0, stream_name="total")
+        with Checkpointer(source, store=store, interval=None) as ck:
+            source.wait()
+        assert total.state == expected  # the second run went on from item 4
+    assert ck.restored == {"src": 4}
+    store.close()
