@@ -1,5 +1,6 @@
 """The programs in examples/ run and print what they promise."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -98,3 +99,36 @@ def test_dashboard_example_serves_its_page_while_the_pipeline_runs():
     assert 0 < int(counts["batches written"]) <= 15  # a batch each 250 ms at most, + the last
     assert int(counts["plausible"]) <= int(counts["readings"])
     assert stopped == "dashboard stopped with the graph: True"
+
+
+def test_durable_totals_end_the_same_after_a_kill(tmp_path):
+    example = str(EXAMPLES / "durable_totals.py")
+    whole = run_example_in(example, tmp_path / "whole")
+    assert whole[0] == "fresh start"
+    killed = subprocess.run(
+        [sys.executable, example, str(tmp_path / "killed")],
+        env={**os.environ, "STREAMS_CRASH_AT": "after_commit:7"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert killed.returncode == -9  # SIGKILL, right after its 7th checkpoint
+    again = run_example_in(example, tmp_path / "killed")
+    assert again[0] == "restored checkpoint 7: going on after order 3500"
+    assert again[1:] == whole[1:]
+    assert whole[1] == "20000 orders, 40 customers, total 1010000"
+
+
+def run_example_in(example: str, work: Path) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "STREAMS_CRASH_AT"}
+    done = subprocess.run(
+        [sys.executable, example, str(work)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    assert done.stderr == ""
+    return done.stdout.splitlines()
