@@ -144,7 +144,7 @@ class FromTextFile(Source[str]):
         while True:
             while self._ready:  # chunks split off but not yet emitted go first
                 checkpointer = self._checkpointer
-                if checkpointer is not None:
+                if checkpointer is not None and checkpointer.attention:
                     await checkpointer.between(self)
                 if self.stopped:
                     return
@@ -155,8 +155,10 @@ class FromTextFile(Source[str]):
                 if self._done_offset is not None:
                     self._done_offset += len(raw)
                     self._done_line = line
-                if checkpointer is not None:
-                    await checkpointer.handled(self)
+                if checkpointer is not None and checkpointer.attention:
+                    due = checkpointer.handled(self)
+                    if due is not None:
+                        await due
             if self.stopped:
                 return
             try:

@@ -40,7 +40,7 @@ class FromIterable(Source[T]):
         pushed = 0
         while not self.stopped:  # checked before taking an item: a stop loses none
             checkpointer = self._checkpointer
-            if checkpointer is not None and checkpointer.cutting:
+            if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
                 await checkpointer.between(self)
                 continue  # (stopped meanwhile?)
             try:
@@ -56,7 +56,9 @@ class FromIterable(Source[T]):
             except Exception as exc:  # this element failed downstream; go on
                 await self._recover(exc, x, ())
             self._position += 1
-            if checkpointer is not None:
-                await checkpointer.handled(self)
+            if checkpointer is not None and checkpointer.attention:
+                due = checkpointer.handled(self)
+                if due is not None:
+                    await due
             if pushed % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let timers and other tasks run

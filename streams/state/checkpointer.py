@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from typing import Any
 
 from ..core import Stream
@@ -67,6 +68,9 @@ class Checkpointer:
     ----------
     last_id : int
         The id of the latest committed checkpoint (0: the one of a fresh start).
+    last_pause, last_duration : float
+        Seconds the sources waited for the latest cut, and from asking for the latest
+        checkpoint to its commit.
     restored : dict
         The position each source was restored to (empty after a fresh start).
 
@@ -114,17 +118,23 @@ class Checkpointer:
         self.drop_unknown_state = drop_unknown_state
         self.last_id = 0
         self.restored: dict[str, Any] = {}
+        self.last_pause = 0.0  # seconds the sources waited for the latest cut
+        self.last_duration = 0.0  # seconds from asking for the latest checkpoint to its commit
         nodes: list[Stream[Any]] = []
         for node in graph:
             nodes.extend(n for n in component(node) if n not in nodes)
         self.sources, self.stateful = self._examine(nodes)
         self.fingerprint = _fingerprint(self.sources, self.stateful)
         self._pending: asyncio.Future[None] | None = None  # the cut is being taken
+        # whether sources must call between() and handled(): a cut is being taken, or
+        # elements are counted for ``every``
+        self.attention = every is not None
         self._resume: asyncio.Future[None] | None = None  # sources wait for it
         self._parked: set[Source[Any]] = set()
         self._elements = 0
         self._lock: asyncio.Lock | None = None
         self._timer: asyncio.Task[None] | None = None
+        self._periodic: asyncio.Future[int] | None = None  # a timer's checkpoint under way
         self._failure: Exception | None = None  # a periodic checkpoint that failed
 
     # -------------------------------------------------------------- the graph
@@ -136,8 +146,9 @@ class Checkpointer:
             adapter = adapter_of(node)
             if adapter is None:
                 continue
-            if adapter.unsupported:
-                raise DurabilityError(f"{node._describe()}: {adapter.unsupported}")
+            why = adapter.why_not(node)
+            if why:
+                raise DurabilityError(f"{node._describe()}: {why}")
             if node.name is None:
                 kind = "source" if isinstance(node, Source) else "stateful node"
                 raise DurabilityError(
@@ -184,7 +195,7 @@ class Checkpointer:
         sources and the checkpoint timer."""
         loop = asyncio.get_running_loop()
         self._lock = asyncio.Lock()
-        restored = await loop.run_in_executor(None, self.store.load)
+        restored = await self._off_loop(self.store.load)
         if restored is not None:
             crash_point("restore_loaded")
             self._restore(restored)
@@ -239,18 +250,23 @@ class Checkpointer:
             await asyncio.shield(resume)
         self._parked.discard(source)
 
-    async def handled(self, source: Source[Any]) -> None:
-        """Called by a source after each element was handled: counts for ``every``."""
+    def handled(self, source: Source[Any]) -> Any:
+        """Called by a source after each element was handled: counts for ``every``;
+        returns an awaitable (for the source to await) when a checkpoint is due."""
         if self.every is None:
-            return
+            return None
         self._elements += 1
-        if self._elements >= self.every:
-            self._elements = 0
-            self._parked.add(source)  # between elements: this source is at the cut
-            try:
-                await self.checkpoint()
-            finally:
-                self._parked.discard(source)
+        if self._elements < self.every:
+            return None
+        self._elements = 0
+        return self._checkpoint_from(source)
+
+    async def _checkpoint_from(self, source: Source[Any]) -> None:
+        self._parked.add(source)  # between elements: this source is at the cut
+        try:
+            await self.checkpoint()
+        finally:
+            self._parked.discard(source)
 
     def _poke(self) -> None:
         pending = self._pending
@@ -270,16 +286,22 @@ class Checkpointer:
             loop = asyncio.get_running_loop()
             self._pending = loop.create_future()
             self._resume = loop.create_future()
+            self.attention = True
+            asked = time.perf_counter()
             try:
                 await self._cut_point()
                 checkpoint = self._take(self.last_id + 1)
                 crash_point("cut_taken")
                 if not self.wait_for_commit:
                     self._release()
-                await loop.run_in_executor(None, self.store.commit, checkpoint)
+                    self.last_pause = time.perf_counter() - asked
+                await self._off_loop(self.store.commit, checkpoint)
                 self.last_id = checkpoint.id
             finally:
-                self._release()
+                if self._pending is not None:
+                    self._release()
+                    self.last_pause = time.perf_counter() - asked
+            self.last_duration = time.perf_counter() - asked
             return self.last_id
 
     async def _cut_point(self) -> None:
@@ -306,20 +328,33 @@ class Checkpointer:
 
     def _release(self) -> None:
         self._pending = None
+        self.attention = self.every is not None
         resume = self._resume
         if resume is not None and not resume.done():
             resume.set_result(None)
 
+    async def _off_loop(self, work: Any, *args: Any) -> Any:
+        """Run store I/O in a worker thread (a store in memory does it here: no I/O,
+        and the virtual-time loop of tests stays deterministic)."""
+        if getattr(self.store, "in_memory", False):
+            return work(*args)
+        return await asyncio.get_running_loop().run_in_executor(None, work, *args)
+
     async def _commit_now(self, checkpoint_id: int) -> None:
         checkpoint = self._take(checkpoint_id)
-        await asyncio.get_running_loop().run_in_executor(None, self.store.commit, checkpoint)
+        await self._off_loop(self.store.commit, checkpoint)
         self.last_id = checkpoint_id
 
     async def _tick(self, interval: float) -> None:
         while True:
             await asyncio.sleep(interval)
+            # a checkpoint is never cancelled halfway (stop() waits for it): its cut
+            # took the changed keys, which only its commit writes
+            self._periodic = asyncio.ensure_future(self.checkpoint())
             try:
-                await self.checkpoint()
+                await asyncio.shield(self._periodic)
+            except asyncio.CancelledError:
+                raise
             except Exception as exc:  # kept for stop(), which raises it
                 self._failure = exc
                 return
@@ -332,6 +367,12 @@ class Checkpointer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        periodic = self._periodic
+        if periodic is not None and not periodic.done():
+            try:
+                await periodic
+            except Exception as exc:
+                self._failure = exc
         for node, _ in self.sources.values():
             node.stop()
         for node, _ in self.sources.values():

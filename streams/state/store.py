@@ -182,10 +182,10 @@ class SQLiteStore:
             keyed: set[str] = set()
             for node, k, v in db.execute("SELECT node, k, v FROM state ORDER BY node, k"):
                 if k == _FULL:
-                    state[node] = pickle.loads(v)
+                    state[node] = _decode(v)
                 else:
                     keyed.add(node)
-                    state.setdefault(node, {})[pickle.loads(k)] = pickle.loads(v)
+                    state.setdefault(node, {})[_decode(k)] = _decode(v)
             positions = {
                 s: pickle.loads(p) for s, p in db.execute("SELECT source, pos FROM positions")
             }
@@ -260,6 +260,8 @@ class MemoryStore:
     {'n': 42}
     """
 
+    in_memory = True  # no I/O: the checkpointer commits on the loop, not in a thread
+
     def __init__(self) -> None:
         self._latest: bytes | None = None
         self._lock = threading.Lock()
@@ -311,26 +313,22 @@ class MemoryStore:
 
 
 class _Rows(NamedTuple):
-    upserts: list[tuple[str, bytes, bytes]]
-    deletes: list[tuple[str, bytes]]
+    upserts: list[tuple[str, Any, Any]]
+    deletes: list[tuple[str, Any]]
     positions: list[tuple[str, bytes]]
     outbox: list[tuple[str, int, bytes]]
 
 
 def _rows(checkpoint: Checkpoint) -> _Rows:
-    upserts: list[tuple[str, bytes, bytes]] = []
-    deletes: list[tuple[str, bytes]] = []
+    upserts: list[tuple[str, Any, Any]] = []
+    deletes: list[tuple[str, Any]] = []
     for node, value in checkpoint.state.items():
         try:
             if isinstance(value, Full):
-                upserts.append((node, _FULL, pickle.dumps(value.value, protocol=5)))
+                upserts.append((node, _FULL, _encode(value.value)))
             else:
-                for k, v in value.upserts.items():
-                    upserts.append(
-                        (node, pickle.dumps(k, protocol=5), pickle.dumps(v, protocol=5))
-                    )
-                for k in value.deletes:
-                    deletes.append((node, pickle.dumps(k, protocol=5)))
+                upserts.extend((node, _encode(k), _encode(v)) for k, v in value.upserts.items())
+                deletes.extend((node, _encode(k)) for k in value.deletes)
         except Exception as exc:
             raise StoreError(f"the state of {node!r} cannot be stored: {exc}") from exc
     positions = [(s, pickle.dumps(p, protocol=5)) for s, p in checkpoint.positions.items()]
@@ -340,3 +338,16 @@ def _rows(checkpoint: Checkpoint) -> _Rows:
         for i, r in enumerate(records)
     ]
     return _Rows(upserts, deletes, positions, outbox)
+
+
+def _encode(x: Any) -> Any:
+    """A value as SQLite stores it: ints, strings and finite floats as themselves (fast
+    to write and readable with the sqlite3 shell), anything else pickled into a BLOB."""
+    t = type(x)
+    if (t is int and -(2**63) <= x < 2**63) or t is str or (t is float and x == x):
+        return x
+    return pickle.dumps(x, protocol=5)
+
+
+def _decode(v: Any) -> Any:
+    return pickle.loads(v) if type(v) is bytes else v
