@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 class SinkMethods(Generic[T]):
-    """``sink``, ``sink_to_list``, ``sink_to_textfile``."""
+    """``sink``, ``sink_to_list``, ``sink_to_textfile``, ``sink_to_sqlite``."""
 
     def sink(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> FuncSink[T]:
         """Call a function on every element.
@@ -89,6 +89,55 @@ class SinkMethods(Generic[T]):
         from ..sinks.basic import ListSink
 
         return ListSink(self, **kwargs).data
+
+    def sink_to_sqlite(
+        self: Any, table: str, store: Any, key: str | None = None, **kwargs: Any
+    ) -> Any:
+        """Write every element (a mapping of column to value) as a row of ``table`` in
+        the file of a :class:`~streams.state.SQLiteStore`, exactly once.
+
+        The rows since the last checkpoint are written in the checkpoint's own
+        transaction (the store must be the :class:`~streams.state.Checkpointer`'s), so
+        the table holds the output of exactly the elements before the cut: never a row
+        twice after a crash. Rows appear a checkpoint at a time.
+
+        Parameters
+        ----------
+        table : str
+            The table, created with the first row's columns.
+        store : SQLiteStore
+            The checkpointer's store.
+        key : str, optional
+            A column that is the table's primary key: a row replaces the row with the
+            same key (an upsert). Without it rows are appended.
+        **kwargs
+            Node options; ``stream_name`` is required.
+
+        Returns
+        -------
+        streams.state.sinks.SQLiteSink
+
+        Examples
+        --------
+        >>> import asyncio, os, sqlite3, tempfile
+        >>> from streams import Stream
+        >>> from streams.state import Checkpointer, SQLiteStore
+        >>> path = os.path.join(tempfile.mkdtemp(), "app.db")
+        >>> store = SQLiteStore(path)
+        >>> sales = Stream.from_iterable([("ada", 3), ("bo", 1), ("ada", 2)], stream_name="sales")
+        >>> totals = sales.accumulate(lambda t, s: t + s[1], start=0, key=0, stream_name="totals")
+        >>> rows = totals.map(lambda kv: {"user": kv[0], "total": kv[1]})
+        >>> _ = rows.sink_to_sqlite("totals", store=store, key="user", stream_name="out")
+        >>> async def main():
+        ...     async with Checkpointer(sales, store=store):
+        ...         await sales.wait()
+        >>> asyncio.run(main())
+        >>> sorted(sqlite3.connect(path).execute("SELECT user, total FROM totals"))
+        [('ada', 5), ('bo', 1)]
+        """
+        from ..state.sinks import SQLiteSink
+
+        return SQLiteSink(self, table, store, key, **kwargs)
 
     def sink_to_textfile(
         self: Any,

@@ -124,6 +124,13 @@ class Checkpointer:
         for node in graph:
             nodes.extend(n for n in component(node) if n not in nodes)
         self.sources, self.stateful = self._examine(nodes)
+        for node, _ in self.stateful.values():
+            other = getattr(node, "store", store)
+            if getattr(node, "table", None) is not None and other is not store:
+                raise DurabilityError(
+                    f"{node._describe()}: its store is not the checkpointer's; the rows "
+                    "must be written in the checkpoint's own transaction"
+                )
         self.fingerprint = _fingerprint(self.sources, self.stateful)
         self._pending: asyncio.Future[None] | None = None  # the cut is being taken
         # whether sources must call between() and handled(): a cut is being taken, or
@@ -322,9 +329,14 @@ class Checkpointer:
     def _take(self, checkpoint_id: int) -> Checkpoint:
         state = {name: a.snapshot(node) for name, (node, a) in self.stateful.items()}
         positions = {name: a.snapshot(node) for name, (node, a) in self.sources.items()}
+        tables = [
+            a.table_rows(node)
+            for node, a in self.stateful.values()
+            if hasattr(a, "table_rows")
+        ]
         for node, adapter in self.stateful.values():
             adapter.before_commit(node)  # e.g. fsync a durable file
-        return Checkpoint(checkpoint_id, self.fingerprint, state, positions)
+        return Checkpoint(checkpoint_id, self.fingerprint, state, positions, tables=tables)
 
     def _release(self) -> None:
         self._pending = None

@@ -27,6 +27,7 @@ __all__ = [
     "Restored",
     "SQLiteStore",
     "StoreError",
+    "Table",
 ]
 
 FORMAT = 1
@@ -62,6 +63,17 @@ class Checkpoint:
     state: dict[str, Full | Keyed] = field(default_factory=dict)
     positions: dict[str, Any] = field(default_factory=dict)  # source id -> position
     outbox: dict[str, list[Any]] = field(default_factory=dict)  # sink id -> records
+    tables: list[Table] = field(default_factory=list)  # rows of co-located sinks
+
+
+class Table(NamedTuple):
+    """Rows for a table in the store's own file, written in the checkpoint's
+    transaction (``sink_to_sqlite``)."""
+
+    name: str
+    columns: tuple[str, ...] | None
+    key: str | None
+    rows: list[tuple[Any, ...]]
 
 
 @dataclass
@@ -214,6 +226,8 @@ class SQLiteStore:
                 db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?)", rows.positions)
                 db.execute("DELETE FROM outbox")
                 db.executemany("INSERT INTO outbox VALUES (?, ?, ?)", rows.outbox)
+                for table in checkpoint.tables:
+                    _write_table(db, table)
                 db.executemany(
                     "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                     [("checkpoint", checkpoint.id), ("fingerprint", checkpoint.fingerprint)],
@@ -271,6 +285,8 @@ class MemoryStore:
             return None if self._latest is None else pickle.loads(self._latest)
 
     def commit(self, checkpoint: Checkpoint) -> None:
+        if any(t.rows for t in checkpoint.tables):
+            raise StoreError("sink_to_sqlite needs a SQLiteStore (its table lives in the file)")
         with self._lock:
             before = None if self._latest is None else pickle.loads(self._latest)
             state: dict[str, Any] = dict(before.state) if before else {}
@@ -310,6 +326,19 @@ class MemoryStore:
 
     def close(self) -> None:
         pass
+
+
+def _write_table(db: sqlite3.Connection, table: Table) -> None:
+    if table.columns is None:
+        return  # no row yet
+    if table.name in ("meta", "state", "positions", "outbox"):
+        raise StoreError(f"sink_to_sqlite: {table.name!r} is a table of the store itself")
+    columns = ", ".join(f'"{c}"' for c in table.columns)
+    key = f', PRIMARY KEY ("{table.key}")' if table.key is not None else ""
+    db.execute(f'CREATE TABLE IF NOT EXISTS "{table.name}" ({columns}{key})')
+    marks = ", ".join("?" for _ in table.columns)
+    verb = "INSERT OR REPLACE" if table.key is not None else "INSERT"
+    db.executemany(f'{verb} INTO "{table.name}" ({columns}) VALUES ({marks})', table.rows)
 
 
 class _Rows(NamedTuple):

@@ -61,6 +61,8 @@ async def r2(work, args):
     done = asyncio.Event()
     count.sink(lambda n: n == args.lines and done.set())
     store = SQLiteStore(work / "state.db")
+    rows = totals.map(lambda kv: {"user": kv[0], "total": kv[1]})
+    rows.sink_to_sqlite("totals", store=store, key="user", stream_name="totals table")
     ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
     async with ck:
         note_restore(work, ck)

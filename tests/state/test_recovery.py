@@ -6,6 +6,7 @@ R2, R3) and as an uninterrupted run does."""
 import asyncio
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,8 @@ def check_r2_result(tmp_path, totals):
     assert result["totals"] == totals
     assert len(totals) == 50 and sum(totals.values()) == 39994
     assert (totals["u0"], totals["u1"], totals["u49"]) == (794, 798, 794)
+    with sqlite3.connect(tmp_path / "state.db") as db:  # the co-located, exactly-once table
+        assert dict(db.execute("SELECT user, total FROM totals")) == totals
     store = SQLiteStore(tmp_path / "state.db")
     assert store.integrity_check() == ["ok"]
     size = os.path.getsize(tmp_path / "orders.txt")
@@ -212,3 +215,35 @@ def test_the_checkpointer_in_a_plain_script(tmp_path):
         assert total.state == expected  # the second run went on from item 4
     assert ck.restored == {"src": 4}
     store.close()
+
+
+def test_sink_to_sqlite_refuses_what_it_cannot_write_exactly_once(tmp_path):
+    store = SQLiteStore(tmp_path / "a.db")
+    other = SQLiteStore(tmp_path / "b.db")
+    source = Stream.from_iterable(
+        [{"k": 1, "v": {"nested": 1}}, {"k": 2, "v": 3}], stream_name="s"
+    )
+    with pytest.raises(TypeError, match="store must be a SQLiteStore"):
+        source.sink_to_sqlite("t", store=MemoryStore(), stream_name="x")
+    with pytest.raises(ValueError, match="give it a stream_name"):
+        source.sink_to_sqlite("t", store=store)
+    source.sink_to_sqlite("t", store=other, key="k", stream_name="out")
+    with pytest.raises(DurabilityError, match="its store is not the checkpointer's"):
+        Checkpointer(source, store=store)
+
+    source = Stream.from_iterable(
+        [{"k": 1, "v": {"nested": 1}}, {"k": 2, "v": 3}], stream_name="s"
+    )
+    sink = source.sink_to_sqlite("t", store=store, key="k", stream_name="out")
+    sink.on_error = "dead_letter"
+    errors = source.errors().sink_to_list()
+
+    async def main():
+        async with Checkpointer(source, store=store, interval=None):
+            await source.wait()
+
+    asyncio.run(main())
+    assert [type(e.error).__name__ for e in errors] == ["TypeError"]
+    assert "column 'v' holds a dict" in str(errors[0].error)
+    with sqlite3.connect(tmp_path / "a.db") as db:
+        assert list(db.execute("SELECT k, v FROM t")) == [(2, 3)]
