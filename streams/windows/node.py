@@ -4,58 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import math
-from bisect import bisect_left, bisect_right, insort
+from bisect import insort
 from collections.abc import Callable
-from heapq import heappop, heappush
+from heapq import heappush
 from operator import itemgetter
 from typing import Any
 
 from ..core import Stream
 from ..protocol import Metadata, release_after, wait
 from ..refs import retain_refs
-from .aggregations import _Agg
+from .aggregations import _Agg, _same
 from .clocks import EventClock, Watermark
 from .kinds import Sliding, Tumbling, WindowResult, _later, _past
+from .merging import Merging
+from .timeline import Timeline, _Window
+from .timers import Timers, _running
 
 Pane = tuple[WindowResult, Metadata]
 
 
-class _Window:
-    """One open window of one key."""
-
-    __slots__ = (
-        "count",
-        "created",
-        "early_at",
-        "end",
-        "fired",
-        "fresh",
-        "gone",
-        "index",
-        "late_since",
-        "md",
-        "replaces",
-        "start",
-        "state",
-    )
-
-    def __init__(self, start: Any, end: Any, agg: _Agg, created: int) -> None:
-        self.start = start
-        self.end = end
-        self.state = agg.init()  # all its elements
-        self.fresh = agg.init()  # its elements since its last pane (discarding mode)
-        self.count = 0  # elements since its last pane
-        self.index = 0  # the next pane's index
-        self.fired = False  # past: its on_time pane went out (or it was created past)
-        self.gone = False  # purged, or merged into another session
-        self.late_since = 0  # late elements since its last pane
-        self.early_at: float | None = None  # loop time of its next early pane
-        self.md: list[dict[str, Any]] = []  # refs of elements in no settling pane yet
-        self.created = created
-        self.replaces: tuple[tuple[Any, Any], ...] = ()  # sessions merged in since a pane
-
-
-class EventWindow(Stream[WindowResult]):
+class EventWindow(Merging, Timers, Stream[WindowResult]):
     """Node behind ``stream.window(kind, ...).<aggregation>()``: event-time windows."""
 
     _label = "window"
@@ -99,8 +67,8 @@ class EventWindow(Stream[WindowResult]):
         self._key_wm: dict[Any, Watermark] = {}
         self._open: dict[Any, dict[Any, _Window]] = {}  # key -> start -> window
         # per clock scope (the key with per_key, else None): windows by end, by expiry
-        self._due: dict[Any, list[tuple[Any, ...]]] = {}
-        self._expiring: dict[Any, list[tuple[Any, ...]]] = {}
+        self._due: dict[Any, Timeline] = {}
+        self._expiring: dict[Any, Timeline] = {}  # only with 0 < allowed_lateness < inf
         self._kept: dict[Any, list[tuple[Any, int, Any]]] = {}  # sliding: key -> elements
         self._early: list[tuple[Any, ...]] = []  # (loop time, seq, key, window)
         self._timer: asyncio.TimerHandle | None = None
@@ -111,6 +79,7 @@ class EventWindow(Stream[WindowResult]):
         self._timed = self._idle or early_interval is not None
         self._bound = clock.max_out_of_order
         self._counting = agg.name == "count" and accumulate
+        self._finish = None if agg.result is _same else agg.result  # a pane's value
         plain = type(kind) is Tumbling and isinstance(kind.offset, int | float)
         self._size = kind.size if plain else None
         self._offset = kind.offset if plain else 0
@@ -262,6 +231,10 @@ class EventWindow(Stream[WindowResult]):
         counting, add, accumulating = self._counting, self.agg.add, self.accumulating
         early = self.early_count is not None
         simple = self._update_simple
+        agg, due, Window = self.agg, self._due, _Window
+        # new windows made here too: without lateness (nothing to expire later) and
+        # accumulating (one state)
+        inline_new = not self.allowed_lateness and accumulating
 
         def update(x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
             try:
@@ -273,8 +246,23 @@ class EventWindow(Stream[WindowResult]):
             if (cls is not int and (cls is not float or t != t)) or early or metadata:
                 return node._update_checked(x, t, k, who, metadata)
             windows = opened.get(k)
-            window = None if windows is None else windows.get(t - (t - offset) % size)
-            if window is None or window.fired:
+            start = t - (t - offset) % size
+            window = None if windows is None else windows.get(start)
+            if window is None:
+                end = start + size
+                if not inline_new or end <= wm.w:  # (past: late, or expired)
+                    return simple(x, t, k, metadata, who)
+                if windows is None:
+                    windows = opened[k] = {}
+                window = windows[start] = Window(k, start, end, agg, node._created, False)
+                node._created += 1
+                timeline = due.get(None)
+                if timeline is None:
+                    timeline = due[None] = Timeline()
+                timeline.add(end, window)
+                if end < node._horizon:
+                    node._horizon = end
+            elif window.fired:
                 return simple(x, t, k, metadata, who)
             if counting:
                 window.state += 1
@@ -355,7 +343,10 @@ class EventWindow(Stream[WindowResult]):
             window.count += 1
             if md:
                 retain_refs(md)
-                window.md.extend(md)
+                if window.md:
+                    window.md.extend(md)
+                else:
+                    window.md = list(md)
             if window.fired:
                 window.late_since += 1
                 if window.late_since >= self.late_count:
@@ -447,7 +438,10 @@ class EventWindow(Stream[WindowResult]):
             window.count += 1
             if md:
                 retain_refs(md)
-                window.md.extend(md)
+                if window.md:
+                    window.md.extend(md)
+                else:
+                    window.md = list(md)
         if self._sliding and accepted:  # for the windows of later elements
             insort(self._kept[k], (t, n, x))
         return accepted
@@ -455,30 +449,31 @@ class EventWindow(Stream[WindowResult]):
     def _new_window(
         self, windows: dict[Any, _Window], k: Any, scope: Any, span: Any, w: Any
     ) -> _Window:
-        window = windows[span[0]] = _Window(span[0], span[1], self.agg, self._created)
+        window = windows[span[0]] = _Window(
+            k, span[0], span[1], self.agg, self._created, not self.accumulating
+        )
         self._created += 1
         self._track(window, k, scope, w)
         return window
 
     def _track(self, window: _Window, k: Any, scope: Any, w: Any) -> None:
-        """Put a new window on its scope's lists of what closes (A window created past
-        fires late panes only)."""
-        self._seq += 1
+        """Put a new window on its scope's timelines of what fires and what expires (a
+        window created past fires late panes only)."""
         window.fired = _past(window.end, w, self._incl)
         if not window.fired:
             due = self._due.get(scope)
             if due is None:
-                due = self._due[scope] = []
-            heappush(due, (window.end, window.start, window.created, self._seq, k, window))
+                due = self._due[scope] = Timeline()
+            due.add(window.end, window)
             if self._simple:
                 self._lower_horizon(window.end)
         lateness = self.allowed_lateness
-        if lateness != math.inf:
+        if lateness and lateness != math.inf:  # (without lateness it goes when it fires)
             expiring = self._expiring.get(scope)
             if expiring is None:
-                expiring = self._expiring[scope] = []
-            end = window.end + lateness if lateness else window.end
-            heappush(expiring, (end, self._seq, k, window))
+                expiring = self._expiring[scope] = Timeline()
+            end = window.end + lateness
+            expiring.add(end, window)
             if self._simple:
                 self._lower_horizon(end)
 
@@ -490,80 +485,6 @@ class EventWindow(Stream[WindowResult]):
                 self._horizon = end
         else:
             self._horizon = -math.inf
-
-    def _merge_session(
-        self, windows: dict[Any, _Window], k: Any, scope: Any, t: Any, w: Any
-    ) -> list[_Window]:
-        """A3: the element's session ``[t, t + gap)`` merged with the ones it touches."""
-        start, end = t, t + self.kind.gap
-        merged = [s for s in windows.values() if s.start <= end and start <= s.end]
-        while True:  # transitively: the union may reach further sessions
-            lo = min([start, *(s.start for s in merged)])
-            hi = max([end, *(s.end for s in merged)])
-            more = [
-                s for s in windows.values() if s not in merged and s.start <= hi and lo <= s.end
-            ]
-            if not more:
-                break
-            merged.extend(more)
-        if len(merged) == 1 and (merged[0].start, merged[0].end) == (lo, hi):
-            return merged  # inside a session: it stays as it is
-        if self._expired(hi, w):
-            return []
-        parts = sorted(merged, key=lambda p: p.created)
-        for part in parts:
-            del windows[part.start]
-        window = _Window(lo, hi, self.agg, parts[0].created if parts else self._created)
-        if not parts:
-            self._created += 1
-        merge = self.agg.merge
-        assert merge is not None
-        for part in parts:
-            part.gone = True
-            window.state = merge(window.state, part.state)
-            window.fresh = merge(window.fresh, part.fresh)
-            window.count += part.count
-            window.index = max(window.index, part.index)
-            window.late_since += part.late_since
-            window.md.extend(part.md)
-            if part.early_at is not None:
-                window.early_at = part.early_at if window.early_at is None else window.early_at
-        window.replaces = tuple((p.start, p.end) for p in parts if (p.start, p.end) != (lo, hi))
-        windows[lo] = window
-        self._track(window, k, scope, w)
-        if window.early_at is not None:
-            self._seq += 1
-            heappush(self._early, (window.early_at, self._seq, k, window))
-        return [window]
-
-    def _slide(
-        self, windows: dict[Any, _Window], k: Any, scope: Any, x: Any, t: Any, w: Any
-    ) -> list[_Window]:
-        """A4: the element's own window ``[t - size, t]`` (made from the kept elements of
-        the key) and every open one that contains ``t``."""
-        accepted = [
-            win
-            for win in windows.values()
-            if win.start <= t <= win.end and not self._expired(win.end, w)
-        ]
-        kept = self._kept.get(k)
-        if kept is None:
-            kept = self._kept[k] = []
-        span = (t - self.kind.size, t)
-        if span[0] not in windows and not self._expired(t, w):
-            window = self._new_window(windows, k, scope, span, w)
-            lo = bisect_left(kept, (span[0], -1))
-            hi = bisect_right(kept, (t, math.inf))
-            add = self.agg.add
-            for u, n, y in sorted(kept[lo:hi], key=lambda e: e[1]):  # E7: arrival order
-                window.state = add(window.state, y, u, n)
-                window.fresh = add(window.fresh, y, u, n)
-                window.count += 1
-            accepted.append(window)
-            accepted.sort(key=lambda win: win.start)
-        if not accepted and not kept:
-            del self._kept[k]
-        return accepted
 
     def _after_element(self, k: Any, window: _Window, now: float, panes: list[Pane]) -> None:
         """E2-E4: the pane an accepted element causes at once."""
@@ -585,48 +506,54 @@ class EventWindow(Stream[WindowResult]):
     def _fire(self, scopes: list[Any], panes: list[Pane]) -> None:
         """E1: on_time panes of the windows the watermark passed (by end, start,
         creation), then L4: the purge of the expired ones."""
-        due = []
-        incl = self._incl
+        due: list[_Window] = []
         for scope in scopes:
-            heap = self._due.get(scope)
-            if not heap:
+            timeline = self._due.get(scope)
+            if timeline:
+                timeline.take_until(self._clock_of(scope).w, self._incl, due)
+                if not timeline:
+                    del self._due[scope]
+        if len(scopes) > 1 or self._merging:  # (else: one end, one start per bucket)
+            due.sort(key=_order)
+        expire = not self.allowed_lateness  # past is expired: the window goes now
+        for window in due:
+            if window.fired or window.gone:
                 continue
-            w = self._clock_of(scope).w
-            while heap and _past(heap[0][0], w, incl):
-                entry = heappop(heap)
-                window = entry[5]
-                if not window.fired and not window.gone:
-                    due.append(entry)
-            if not heap:
-                del self._due[scope]
-        if len(scopes) > 1:
-            due.sort(key=lambda e: e[:4])
-        for entry in due:
-            k, window = entry[4], entry[5]
             window.fired = True
             window.early_at = None
             if self._final and (self.accumulating or window.count):
-                panes.append(self._pane(k, window, "on_time"))
+                panes.append(self._pane(window.key, window, "on_time"))
             elif window.md:
                 self._release(window)
+            if expire:
+                window.gone = True
+                windows = self._open.get(window.key)
+                if windows is not None and windows.get(window.start) is window:
+                    del windows[window.start]
+                    if not windows:
+                        del self._open[window.key]
+                if window.md:
+                    self._release(window)
         for scope in scopes:
             self._purge(scope)
         if self._simple:  # the least watermark at which something fires or expires
             self._horizon = math.inf
-            for heap in (self._due.get(None), self._expiring.get(None)):
-                if heap:
-                    self._lower_horizon(heap[0][0])
+            for timeline in (self._due.get(None), self._expiring.get(None)):
+                if timeline:
+                    self._lower_horizon(timeline.times[0])
 
     def _purge(self, scope: Any) -> None:
         """L4: forget the expired windows (and elements) of a clock scope."""
         w = self._clock_of(scope).w
-        heap = self._expiring.get(scope)
-        while heap and (w == math.inf or _past(heap[0][0], w, self._incl)):
-            entry = heappop(heap)
-            if not entry[3].gone:
-                self._drop(entry[2], entry[3])
-        if heap is not None and not heap:
-            del self._expiring[scope]
+        expiring = self._expiring.get(scope)
+        if expiring:
+            expired: list[_Window] = []
+            expiring.take_until(w, self._incl, expired)
+            for window in expired:
+                if not window.gone:
+                    self._drop(window.key, window)
+            if not expiring:
+                del self._expiring[scope]
         if w == math.inf:  # flush: every window goes (those of infinite lateness too)
             keys = list(self._open) if not self._per_key else [scope]
             for k in keys:
@@ -635,28 +562,13 @@ class EventWindow(Stream[WindowResult]):
             for k in keys:
                 self._kept.pop(k, None)
             self._due.pop(scope, None)
+            self._expiring.pop(scope, None)
         elif self._kept:
             self._forget_elements(scope, w)
         if self._per_key and scope not in self._open and scope not in self._kept:
             self._key_wm.pop(scope, None)  # a new element of the key starts at the floor
             self._due.pop(scope, None)
             self._expiring.pop(scope, None)
-
-    def _forget_elements(self, scope: Any, w: Any) -> None:
-        """Sliding: drop kept elements no window that can still be made would hold
-        (older than ``W - allowed_lateness - size``)."""
-        lateness = self.allowed_lateness
-        if lateness == math.inf or w == -math.inf:
-            return
-        horizon = w - self.kind.size
-        if lateness:
-            horizon = horizon - lateness
-        for k in list(self._kept) if not self._per_key else [scope]:
-            kept = self._kept.get(k)
-            if kept and kept[0][0] < horizon:
-                del kept[: bisect_left(kept, (horizon, -1))]
-                if not kept:
-                    del self._kept[k]
 
     def _drop(self, k: Any, window: _Window) -> None:
         window.gone = True
@@ -670,16 +582,18 @@ class EventWindow(Stream[WindowResult]):
 
     def _pane(self, k: Any, window: _Window, timing: str) -> Pane:
         state = window.state if self.accumulating else window.fresh
+        finish = self._finish
         result = WindowResult(
             k,
             window.start,
             window.end,
-            self.agg.result(state),
+            state if finish is None else finish(state),
             timing,
             window.index,
             window.replaces,
         )
-        window.replaces = ()
+        if window.replaces:
+            window.replaces = ()
         window.index += 1
         if not self.accumulating:
             window.fresh = self.agg.init()
@@ -689,89 +603,23 @@ class EventWindow(Stream[WindowResult]):
         self.current_value = result
         if timing == "early" and self._final:
             return result, ()  # the elements are settled by the on_time or late pane
-        md, window.md = window.md, []
+        md, window.md = window.md, ()
         return result, md
 
     def _send(self, panes: list[Pane], pending: list[Any]) -> None:
         """Push panes inside an element's (or a watermark's) push, in order."""
+        push = self._push
         for result, md in panes:
-            r = self._push(result, self, md)
-            _add(pending, release_after(r, md) if md else r)
+            r = push(result, self, md)
+            if md:
+                r = release_after(r, md)
+            if r is not None:
+                _add(pending, r)
 
     def _release(self, window: _Window) -> None:
         """Let go of the refs of a window's elements that no pane will carry."""
-        md, window.md = window.md, []
+        md, window.md = window.md, ()
         release_after(None, md)
-
-    # -------------------------------------------------------------- timers
-
-    def _schedule(self) -> None:
-        """Set the loop timer for the next instant idleness or an early pane matters."""
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        when = math.inf
-        early = self._early
-        while early and not _early_valid(early[0]):
-            heappop(early)
-        if early:
-            when = early[0][0]
-        if self._idle:
-            for scope in list(self._key_wm) if self._per_key else [None]:
-                target = self._next_end(scope)
-                if target is None:
-                    continue
-                at = self.clock.next_change(self._clock_of(scope), now, target)
-                if at is not None and at < when:
-                    when = at
-        timer = self._timer
-        if when == math.inf:
-            if timer is not None:
-                timer.cancel()
-                self._timer = None
-            return
-        if when <= now:
-            when = math.nextafter(now, math.inf)
-        if timer is not None:
-            if timer.when() == when:
-                return
-            timer.cancel()
-        self._timer = loop.call_at(when, self._on_timer)
-
-    def _next_end(self, scope: Any) -> Any:
-        """The least watermark at which something of ``scope`` fires or expires."""
-        ends = []
-        due = self._due.get(scope)
-        while due and (due[0][5].fired or due[0][5].gone):
-            heappop(due)
-        if due:
-            ends.append(due[0][0])
-        expiring = self._expiring.get(scope)
-        if expiring:
-            ends.append(expiring[0][0])
-        return min(ends) if ends else None
-
-    def _on_timer(self) -> None:
-        self._timer = None
-        now = asyncio.get_running_loop().time()
-        panes: list[Pane] = []
-        if self._idle:
-            moved = []
-            for scope in list(self._key_wm) if self._per_key else [None]:
-                wm = self._clock_of(scope)
-                before = wm.w
-                self.clock.catch_up(wm, now)
-                if wm.w != before:
-                    moved.append(scope)
-            if moved:
-                self._fire(moved, panes)
-        early = self._early
-        while early and early[0][0] <= now:
-            entry = heappop(early)
-            if _early_valid(entry):
-                panes.append(self._pane(entry[2], entry[3], "early"))
-        for result, md in panes:
-            self._push_soon(result, md)
-        self._schedule()
 
 
 class _AggregationFailed(Exception):
@@ -782,17 +630,8 @@ class _AggregationFailed(Exception):
         self.error = error
 
 
-def _early_valid(entry: tuple[Any, ...]) -> bool:
-    window = entry[3]
-    return not window.gone and not window.fired and window.early_at == entry[0]
-
-
-def _running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+def _order(window: _Window) -> tuple[Any, Any, int]:
+    return (window.end, window.start, window.created)
 
 
 def _add(pending: list[Any], r: Any) -> None:
