@@ -106,7 +106,12 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
 
     def _held_count(self) -> int:
         """Accepted elements whose refs wait for a pane."""
-        return sum(len(w.md) or w.count for ws in self._open.values() for w in ws.values())
+        counting = self._counting  # (a count's unfired windows: the state is the count)
+        return sum(
+            w.state if counting and not w.fired else len(w.md) or w.count
+            for ws in self._open.values()
+            for w in ws.values()
+        )
 
     # -------------------------------------------------------------- time
 
@@ -264,7 +269,7 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
                     node._horizon = end
             elif window.fired:
                 return simple(x, t, k, metadata, who)
-            if counting:
+            if counting:  # (no pane yet: its state is its count since the last pane)
                 window.state += 1
             else:
                 node._arrivals += 1
@@ -274,7 +279,7 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
                         window.fresh = add(window.fresh, x, t, node._arrivals)
                 except Exception as exc:
                     return node._failed(exc, x, who, metadata)
-            window.count += 1
+                window.count += 1
             if t > wm.top:
                 wm.top = t
                 w = t - bound
