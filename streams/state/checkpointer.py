@@ -330,9 +330,7 @@ class Checkpointer:
         state = {name: a.snapshot(node) for name, (node, a) in self.stateful.items()}
         positions = {name: a.snapshot(node) for name, (node, a) in self.sources.items()}
         tables = [
-            a.table_rows(node)
-            for node, a in self.stateful.values()
-            if hasattr(a, "table_rows")
+            a.table_rows(node) for node, a in self.stateful.values() if hasattr(a, "table_rows")
         ]
         for node, adapter in self.stateful.values():
             adapter.before_commit(node)  # e.g. fsync a durable file

@@ -4,13 +4,18 @@ An adapter reads a node's state at the cut (``snapshot``, returning
 :class:`~streams.state.Full` or :class:`~streams.state.Keyed`), puts it back before the
 sources start (``restore``) and may make it durable before the commit
 (``before_commit``). A source's "state" is its position: the next element to emit.
-Nodes that hold state no adapter covers yet are refused by name (``unsupported``), never
-silently checkpointed without it.
+Nodes that hold state no adapter covers yet are refused by name (``unsupported``, or
+``why_not`` for a node whose options decide), never silently checkpointed without it.
+
+A snapshot is read at the cut but pickled later, in a worker thread, while the sources
+go on: it holds copies of the node's containers, never the containers themselves.
+Elements are stored without their metadata (refs): a restored element carries none.
 """
 
 from __future__ import annotations
 
 import os
+from collections import OrderedDict, deque
 from typing import Any
 
 from ..core import Stream
@@ -23,6 +28,11 @@ class Adapter:
     """How one kind of node is checkpointed (the default: it holds nothing)."""
 
     unsupported: str | None = None  # why this stateful kind cannot be checkpointed yet
+
+    def why_not(self, node: Any) -> str | None:
+        """Why ``node`` cannot be checkpointed (``None``: it can); by default the same for
+        every node of the kind, but an option of the node may decide."""
+        return self.unsupported
 
     def snapshot(self, node: Any) -> Any:
         raise NotImplementedError
@@ -106,6 +116,170 @@ class _TextFile(_WhenDurable):
         node.file.seek(0, os.SEEK_END)
 
 
+# ------------------------------------------------------------------ operators
+
+
+@register("streams.operators.select.Slice")
+class _Slice(Adapter):
+    """The number of elements seen (the position the slice counts)."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full(node._position)
+
+    def restore(self, node: Any, value: Any) -> None:
+        node._position = value
+        node._detach_if_done()  # past ``end``: detached from its upstream, as it was
+
+
+@register("streams.operators.select.Unique")
+class _Unique(Adapter):
+    """The keys seen, least recently seen first (in no order without ``maxsize``)."""
+
+    def snapshot(self, node: Any) -> Any:
+        seen = node.seen
+        if isinstance(seen, list):  # hashable=False: most recent first
+            return Full(seen[::-1])
+        return Full(list(seen))  # a set, or an OrderedDict in LRU order
+
+    def restore(self, node: Any, value: Any) -> None:
+        keys = list(value)
+        if node.maxsize is not None:
+            keys = keys[-node.maxsize :]
+        if isinstance(node.seen, list):
+            node.seen = keys[::-1]
+        elif isinstance(node.seen, OrderedDict):
+            node.seen = OrderedDict.fromkeys(keys)
+        else:
+            node.seen = set(keys)
+
+
+@register("streams.operators.aggregate.SlidingWindow")
+class _SlidingWindow(Adapter):
+    """The last ``n`` elements, oldest first."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full(list(node._buffer))
+
+    def restore(self, node: Any, value: Any) -> None:
+        node._buffer = deque(value, maxlen=node.n)
+        held = len(node._buffer)
+        # one metadata entry per element that will be in a later window: in a full
+        # window the oldest is in none
+        refs = held if held < node.n else node.n - 1
+        node._metadata = deque([()] * refs, maxlen=node.n)
+
+
+@register("streams.operators.aggregate.Frequencies")
+class _Frequencies(Adapter):
+    """The counts, as one dict (the node does not track which counts changed)."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full(dict(node.counts))
+
+    def restore(self, node: Any, value: Any) -> None:
+        node.counts = dict(value)
+
+
+@register("streams.operators.aggregate.Collect")
+class _Collect(Adapter):
+    """The elements held until the next flush, in order."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full(list(node.cache))
+
+    def restore(self, node: Any, value: Any) -> None:
+        node.cache.clear()  # in place: the cache may be the caller's own
+        node.cache.extend(value)
+        node.metadata_cache.clear()
+
+
+@register("streams.operators.aggregate.Partition")
+class _Partition(Adapter):
+    """The partial group of each key, in the order the groups started."""
+
+    def why_not(self, node: Any) -> str | None:
+        if node.timeout is None:
+            return None
+        return (
+            "partition(timeout=...) cannot be checkpointed yet (its timers are not "
+            "stored); without a timeout it can"
+        )
+
+    def snapshot(self, node: Any) -> Any:
+        return Full({k: list(group) for k, group in node._buffers.items()})
+
+    def restore(self, node: Any, value: Any) -> None:
+        node._buffers = {k: list(group) for k, group in value.items()}
+        node._metadata = {}
+
+
+@register("streams.operators.aggregate.PartitionUnique")
+class _PartitionUnique(Adapter):
+    """The partial group, as ``(key, element)`` pairs in order."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full([(k, x) for k, (x, _) in node._buffer.items()])
+
+    def restore(self, node: Any, value: Any) -> None:
+        node._buffer = {k: (x, ()) for k, x in value}
+
+
+@register("streams.operators.combine.Zip")
+class _Zip(Adapter):
+    """The elements waiting for a partner, per input (by position in ``upstreams``)."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full([[x for x, _ in waiting] for waiting in node.buffers])
+
+    def restore(self, node: Any, value: Any) -> None:
+        _same_inputs(node, len(value))
+        node.buffers = [deque((x, ()) for x in waiting) for waiting in value]
+        node._room = None
+
+
+@register("streams.operators.combine.CombineLatest")
+class _CombineLatest(Adapter):
+    """The latest element of each input (by position in ``upstreams``) and the inputs
+    that have delivered none yet."""
+
+    def snapshot(self, node: Any) -> Any:
+        return Full((list(node.last), sorted(node._missing)))
+
+    def restore(self, node: Any, value: Any) -> None:
+        last, missing = value
+        _same_inputs(node, len(last))
+        node.last = list(last)
+        node._metadata = [()] * len(last)
+        node._missing = set(missing)
+
+
+@register("streams.operators.combine.ZipLatest")
+class _ZipLatest(_CombineLatest):
+    """As combine_latest, and the elements of the first (lossless) input waiting for
+    every other input to deliver."""
+
+    def snapshot(self, node: Any) -> Any:
+        pending = [x for x, _ in node._pending]
+        return Full((list(node.last), sorted(node._missing), pending))
+
+    def restore(self, node: Any, value: Any) -> None:
+        last, missing, pending = value
+        super().restore(node, (last, missing))
+        node._pending = deque((x, ()) for x in pending)
+
+
+def _same_inputs(node: Any, stored: int) -> None:
+    """Refuse state of a join with another number of inputs (they are told apart by
+    position)."""
+    if stored != len(node.upstreams):
+        from .checkpointer import DurabilityError
+
+        raise DurabilityError(
+            f"{node._describe()}: the store holds the state of {stored} inputs, the graph "
+            f"gives this node {len(node.upstreams)}; its state cannot be restored"
+        )
+
+
 @register("streams.state.sinks.SQLiteSink")
 class _SQLiteSink(Adapter):
     """Its rows since the last checkpoint go into the checkpoint's transaction (see
@@ -156,24 +330,15 @@ def _not_yet(kind: str) -> None:
     class _NotYet(Adapter):
         unsupported = (
             f"the state of {kind} cannot be checkpointed yet; durable mode supports "
-            "accumulate, from_iterable, from_textfile and sink_to_textfile(durable=True) "
-            "so far"
+            "accumulate, slice, unique, sliding_window, frequencies, collect, partition "
+            "(without timeout), partition_unique, zip, combine_latest, zip_latest, "
+            "from_iterable, from_textfile and sink_to_textfile(durable=True) so far"
         )
 
     _ADAPTERS[kind] = _NotYet()
 
 
 for _kind in (
-    "streams.operators.aggregate.Partition",
-    "streams.operators.aggregate.PartitionUnique",
-    "streams.operators.aggregate.SlidingWindow",
-    "streams.operators.aggregate.Collect",
-    "streams.operators.aggregate.Frequencies",
-    "streams.operators.combine.Zip",
-    "streams.operators.combine.CombineLatest",
-    "streams.operators.combine.ZipLatest",
-    "streams.operators.select.Slice",
-    "streams.operators.select.Unique",
     "streams.operators.time.Buffer",
     "streams.operators.time.Latest",
     "streams.operators.time.Delay",
@@ -183,6 +348,8 @@ for _kind in (
     "streams.operators.transform.MapAsync",
     "streams.dask.Scatter",
     "streams.dask.Gather",
+    "streams.dask.Batch",  # subclasses of supported kinds, not covered by their adapters
+    "streams.dask.RemoteUnique",
     "streams.windows.node.EventWindow",
     "streams.dataframe.event_time.FrameWindows",
 ):
