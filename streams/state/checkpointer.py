@@ -298,6 +298,9 @@ class Checkpointer:
             try:
                 await self._cut_point()
                 checkpoint = self._take(self.last_id + 1)
+                freeze = getattr(self.store, "freeze", None)
+                if freeze is not None:
+                    freeze(checkpoint)  # serialized at the cut, before the graph goes on
                 crash_point("cut_taken")
                 if not self.wait_for_commit:
                     self._release()

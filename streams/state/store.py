@@ -64,6 +64,7 @@ class Checkpoint:
     positions: dict[str, Any] = field(default_factory=dict)  # source id -> position
     outbox: dict[str, list[Any]] = field(default_factory=dict)  # sink id -> records
     tables: list[Table] = field(default_factory=list)  # rows of co-located sinks
+    frozen: Any = None  # the rows, serialized at the cut (see SQLiteStore.freeze)
 
 
 class Table(NamedTuple):
@@ -210,10 +211,15 @@ class SQLiteStore:
 
     # -------------------------------------------------------------- writing
 
+    def freeze(self, checkpoint: Checkpoint) -> None:
+        """Serialize ``checkpoint`` now, at the cut: the commit runs in a worker thread
+        while the graph goes on, and must not see a state changed meanwhile."""
+        checkpoint.frozen = _rows(checkpoint)
+
     def commit(self, checkpoint: Checkpoint) -> None:
         """Write ``checkpoint`` in one transaction: all of it, or (on any failure, which
         raises :class:`StoreError`) none of it."""
-        rows = _rows(checkpoint)  # pickle first: an unpicklable state writes nothing
+        rows = checkpoint.frozen or _rows(checkpoint)  # serialized before any write
         with self._lock:
             db = self._db
             try:

@@ -127,3 +127,14 @@ def test_an_unknown_crash_point_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMS_CRASH_AT", "somewhere:1")
     with pytest.raises(ValueError, match="unknown point 'somewhere'"):
         SQLiteStore(tmp_path / "s.db").commit(Checkpoint(1, "fp"))
+
+
+def test_a_frozen_checkpoint_keeps_the_state_of_its_cut(tmp_path):
+    store = SQLiteStore(tmp_path / "state.db")
+    items = [1, 2]
+    checkpoint = Checkpoint(1, "fp", {"items": Full(items), "by_key": Keyed({"a": items})})
+    store.freeze(checkpoint)  # at the cut, on the loop
+    items.append(3)  # the graph goes on while the commit waits for its thread
+    store.commit(checkpoint)
+    assert store.load().state == {"items": [1, 2], "by_key": {"a": [1, 2]}}
+    store.close()
