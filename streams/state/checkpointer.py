@@ -32,6 +32,8 @@ from .store import Checkpoint, Restored
 
 __all__ = ["Checkpointer", "DurabilityError"]
 
+RETRY = 0.05  # loop seconds a cut waits for the sources before letting them go on a moment
+
 
 class DurabilityError(ValueError):
     """A graph that cannot be checkpointed as it is (an unnamed stateful node, a source
@@ -142,6 +144,8 @@ class Checkpointer:
         self._lock: asyncio.Lock | None = None
         self._timer: asyncio.Task[None] | None = None
         self._periodic: asyncio.Future[int] | None = None  # a timer's checkpoint under way
+        self._spawned: asyncio.Future[None] | None = None  # one every= asked for
+        self._armed = 0  # how many times the sources were asked to wait
         self._failure: Exception | None = None  # a periodic checkpoint that failed
 
     # -------------------------------------------------------------- the graph
@@ -259,21 +263,29 @@ class Checkpointer:
 
     def handled(self, source: Source[Any]) -> Any:
         """Called by a source after each element was handled: counts for ``every``;
-        returns an awaitable (for the source to await) when a checkpoint is due."""
-        if self.every is None:
-            return None
-        self._elements += 1
-        if self._elements < self.every:
-            return None
-        self._elements = 0
-        return self._checkpoint_from(source)
+        returns an awaitable (for the source to await) when it must wait for a cut."""
+        if self.every is not None:
+            self._elements += 1
+            if self._elements >= self.every:
+                self._elements = 0
+                if self._pending is None:  # a checkpoint right here, at this element
+                    self._arm()
+                    self._spawned = asyncio.ensure_future(self._checkpoint_quietly())
+        return self.between(source) if self._pending is not None else None
 
-    async def _checkpoint_from(self, source: Source[Any]) -> None:
-        self._parked.add(source)  # between elements: this source is at the cut
+    async def _checkpoint_quietly(self) -> None:
         try:
             await self.checkpoint()
-        finally:
-            self._parked.discard(source)
+        except Exception as exc:  # kept for stop(), which raises it
+            self._failure = exc
+
+    def _arm(self) -> None:
+        """Ask the sources to wait at their next element."""
+        loop = asyncio.get_running_loop()
+        self._pending = loop.create_future()
+        self._resume = loop.create_future()
+        self.attention = True
+        self._armed += 1
 
     def _poke(self) -> None:
         pending = self._pending
@@ -290,13 +302,13 @@ class Checkpointer:
         """Take a checkpoint now; return its id once it is committed."""
         assert self._lock is not None, "Checkpointer: start() it first"
         async with self._lock:
-            loop = asyncio.get_running_loop()
-            self._pending = loop.create_future()
-            self._resume = loop.create_future()
-            self.attention = True
+            if self._pending is None:
+                self._arm()
+            mine = None  # the arming this checkpoint's cut was taken with
             asked = time.perf_counter()
             try:
                 await self._cut_point()
+                mine = self._armed
                 checkpoint = self._take(self.last_id + 1)
                 freeze = getattr(self.store, "freeze", None)
                 if freeze is not None:
@@ -307,27 +319,48 @@ class Checkpointer:
                     self.last_pause = time.perf_counter() - asked
                 await self._off_loop(self.store.commit, checkpoint)
                 self.last_id = checkpoint.id
-            finally:
-                if self._pending is not None:
+            finally:  # (not a later arming: every= may ask during the commit)
+                if self._pending is not None and mine in (None, self._armed):
                     self._release()
                     self.last_pause = time.perf_counter() - asked
             self.last_duration = time.perf_counter() - asked
             return self.last_id
 
     async def _cut_point(self) -> None:
-        """Wait until every source waits between elements and nothing is on its way."""
+        """Wait until every source waits between elements and nothing is on its way.
+
+        A source stuck inside an element (its push waits for room that only another,
+        waiting source would make: a bounded ``zip``) cannot reach the cut; after
+        ``RETRY`` loop seconds every source goes on for a moment, then the cut is tried
+        again, so the graph never deadlocks on a checkpoint."""
+        while not await self._quiet_within(RETRY):
+            self._release()
+            await asyncio.sleep(RETRY)
+            if self._pending is None:  # (every= may have asked again meanwhile)
+                self._arm()
+
+    async def _quiet_within(self, timeout: float) -> bool:
         runtime = next(iter(self.sources.values()))[0]._runtime if self.sources else None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         pending = self._pending
         assert pending is not None
         while True:
             self._poke()
-            await pending
+            try:
+                await asyncio.wait_for(asyncio.shield(pending), max(deadline - loop.time(), 0))
+            except TimeoutError:
+                return False
             busy = [t for t in (runtime.tasks if runtime else ()) if not t.done()]
             if not busy:
-                return
-            await settled(busy)  # elements still on their way (async sinks, buffers)
+                return True
+            try:  # elements still on their way (async sinks, buffers)
+                left = max(deadline - loop.time(), 0)
+                await asyncio.wait_for(asyncio.shield(settled(busy)), left)
+            except TimeoutError:
+                return False
             if not self._quiet():  # a source started a new element meanwhile: wait again
-                self._pending = pending = asyncio.get_running_loop().create_future()
+                self._pending = pending = loop.create_future()
 
     def _take(self, checkpoint_id: int) -> Checkpoint:
         state = {name: a.snapshot(node) for name, (node, a) in self.stateful.items()}

@@ -247,3 +247,27 @@ def test_sink_to_sqlite_refuses_what_it_cannot_write_exactly_once(tmp_path):
     assert "column 'v' holds a dict" in str(errors[0].error)
     with sqlite3.connect(tmp_path / "a.db") as db:
         assert list(db.execute("SELECT k, v FROM t")) == [(2, 3)]
+
+
+def test_a_cut_that_waits_too_long_lets_the_sources_go_on_and_tries_again():
+    from streams.testing import run_virtual
+
+    async def main():
+        slow = Stream.from_iterable(range(6), stream_name="slow")
+        fast = Stream.from_iterable(range(6), stream_name="fast")
+        total = fast.accumulate(lambda a, x: a + x, start=0, stream_name="total")
+
+        async def takes_long(x):  # 0.2 loop seconds an element (> RETRY): mid-element
+            await asyncio.sleep(0.2)
+
+        slow.sink(takes_long)
+        store = MemoryStore()
+        ck = Checkpointer(slow, fast, store=store, interval=None, every=2)
+        async with ck:
+            await asyncio.gather(slow.wait(), fast.wait())
+        return ck, store.load(), total.state
+
+    ck, restored, total = run_virtual(main())
+    assert ck._armed > ck.last_id  # some cuts were given up and asked for again
+    assert restored.state["total"] == total == 15
+    assert restored.positions == {"slow": 6, "fast": 6}
