@@ -521,22 +521,38 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
         if len(scopes) > 1 or self._merging:  # (else: one end, one start per bucket)
             due.sort(key=_order)
         expire = not self.allowed_lateness  # past is expired: the window goes now
+        last = expire and self._final and self.accumulating  # its one and last pane
+        finish, opened = self._finish, self._open
         for window in due:
             if window.fired or window.gone:
                 continue
             window.fired = True
-            window.early_at = None
-            if self._final and (self.accumulating or window.count):
+            if last:  # (the window is dropped: no need to reset it for another pane)
+                state = window.state
+                result = WindowResult(
+                    window.key,
+                    window.start,
+                    window.end,
+                    state if finish is None else finish(state),
+                    "on_time",
+                    window.index,
+                    window.replaces,
+                )
+                panes.append((result, window.md))
+                window.md = ()
+                self.current_value = result
+            elif self._final and (self.accumulating or window.count):
+                window.early_at = None
                 panes.append(self._pane(window.key, window, "on_time"))
             elif window.md:
                 self._release(window)
             if expire:
                 window.gone = True
-                windows = self._open.get(window.key)
+                windows = opened.get(window.key)
                 if windows is not None and windows.get(window.start) is window:
                     del windows[window.start]
                     if not windows:
-                        del self._open[window.key]
+                        del opened[window.key]
                 if window.md:
                     self._release(window)
         for scope in scopes:
