@@ -22,11 +22,10 @@ import pandas as pd
 
 from ..core import Stream
 from ..protocol import Metadata, wait
-from ..refs import retain_refs
 from ..windows.aggregations import _Agg
 from ..windows.clocks import EventClock
 from ..windows.kinds import Hopping, Session, Sliding, Tumbling, WindowResult
-from ..windows.node import EventWindow
+from ..windows.node import EventWindow, _hold
 
 __all__ = ["FrameWindowBuilder", "FrameWindows"]
 
@@ -291,23 +290,9 @@ class FrameWindows(Stream[pd.DataFrame]):
             window.state = _combine(how, window.state, (int(n), vector))
             window.count += int(n)
             if md:
-                retain_refs(md)
-                window.md.extend(md)
+                _hold(window, md)
         node._arrivals += stop - start
-        wm = node._wm
-        top = t.max().item()
-        if top > wm.top:
-            wm.top = top
-            w = top - node._bound
-            if w > wm.w:
-                wm.w = w
-                if node._horizon <= w:
-                    panes: list[Any] = []
-                    node._fire([None], panes)
-                    pending: list[Any] = []
-                    node._send(panes, pending)
-                    return pending or None
-        return None
+        return node._raise_top(t.max().item())
 
     def _out(self, x: pd.DataFrame, pending: list[Any]) -> Any:
         panes, self._panes[:] = list(self._panes), []

@@ -286,14 +286,31 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
                 if w > wm.w:
                     wm.w = w
                     if node._horizon <= w:
-                        panes: list[Pane] = []
-                        node._fire([None], panes)
-                        pending: list[Any] = []
-                        node._send(panes, pending)
-                        return pending or None
+                        return node._passed()
             return None
 
         return update
+
+    def _raise_top(self, t: Any) -> Any:
+        """A numeric timestamp ``t`` was handled on the node's one clock: move the
+        watermark, and fire what it passed (returns what the push returns)."""
+        wm = self._wm
+        if t > wm.top:
+            wm.top = t
+            w = t - self._bound
+            if w > wm.w:
+                wm.w = w
+                if self._horizon <= w:
+                    return self._passed()
+        return None
+
+    def _passed(self) -> Any:
+        """The watermark reached the horizon: fire, and push the panes."""
+        panes: list[Pane] = []
+        self._fire([None], panes)
+        pending: list[Any] = []
+        self._send(panes, pending)
+        return pending or None
 
     def _update_checked(
         self, x: Any, t: Any, k: Any, who: Stream[Any] | None, metadata: Metadata
@@ -347,11 +364,7 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
                     return self._failed(exc, x, who, md)
             window.count += 1
             if md:
-                retain_refs(md)
-                if window.md:
-                    window.md.extend(md)
-                else:
-                    window.md = list(md)
+                _hold(window, md)
             if window.fired:
                 window.late_since += 1
                 if window.late_since >= self.late_count:
@@ -442,11 +455,7 @@ class EventWindow(Merging, Timers, Stream[WindowResult]):
                 raise _AggregationFailed(exc) from None
             window.count += 1
             if md:
-                retain_refs(md)
-                if window.md:
-                    window.md.extend(md)
-                else:
-                    window.md = list(md)
+                _hold(window, md)
         if self._sliding and accepted:  # for the windows of later elements
             insort(self._kept[k], (t, n, x))
         return accepted
@@ -649,6 +658,15 @@ class _AggregationFailed(Exception):
     def __init__(self, error: Exception) -> None:
         super().__init__(error)
         self.error = error
+
+
+def _hold(window: _Window, md: Metadata) -> None:
+    """Keep an accepted element's refs on its window until a pane settles them."""
+    retain_refs(md)
+    if window.md:
+        window.md.extend(md)
+    else:
+        window.md = list(md)
 
 
 def _order(window: _Window) -> tuple[Any, Any, int]:

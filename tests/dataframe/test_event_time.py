@@ -162,3 +162,22 @@ def test_the_rolling_window_of_streamz_is_unchanged():
         pd.DataFrame({"ts": [1, 2, 3], "user": ["a"] * 3, "n": [1, 2, 3], "x": [1.0, 2.0, 3.0]})
     )
     assert sums == [5.0]
+
+
+def test_a_chunks_refs_are_held_until_the_panes_with_its_rows_went_out():
+    from streams import RefCounter
+
+    acked = []
+    sdf = DataFrame(example=EXAMPLE)
+    clock = EventClock(timestamp="ts")
+    out = sdf.window(Tumbling(10), clock=clock, key="user").count()
+    panes = out.stream.sink_to_list()
+    rows = [{"ts": t, "user": "a", "n": 1, "x": 0.0} for t in range(9)]
+    sdf.stream.emit(  # metadata rides on the chunk (sdf.emit checks the schema only)
+        pd.DataFrame(rows, columns=EXAMPLE.columns),
+        metadata=[{"ref": RefCounter(cb=lambda: acked.append("first"))}],
+    )
+    assert acked == [] and panes == []  # its rows wait in [0, 10)
+    sdf.emit(pd.DataFrame([{"ts": 12, "user": "a", "n": 1, "x": 0.0}], columns=EXAMPLE.columns))
+    assert acked == ["first"]  # the on_time pane of [0, 10) went out
+    assert pd.concat(panes)["count"].tolist() == [9]
