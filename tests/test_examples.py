@@ -10,9 +10,11 @@ import pandas as pd
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_example(name: str) -> list[str]:
+def run_example(name: str, *args: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if k != "STREAMS_CRASH_AT"}
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
+        [sys.executable, str(EXAMPLES / name), *args],
+        env=env,
         capture_output=True,
         text=True,
         check=True,
@@ -103,7 +105,7 @@ def test_dashboard_example_serves_its_page_while_the_pipeline_runs():
 
 def test_durable_totals_end_the_same_after_a_kill(tmp_path):
     example = str(EXAMPLES / "durable_totals.py")
-    whole = run_example_in(example, tmp_path / "whole")
+    whole = run_example("durable_totals.py", str(tmp_path / "whole"))
     assert whole[0] == "fresh start"
     killed = subprocess.run(
         [sys.executable, example, str(tmp_path / "killed")],
@@ -114,21 +116,7 @@ def test_durable_totals_end_the_same_after_a_kill(tmp_path):
         check=False,
     )
     assert killed.returncode == -9  # SIGKILL, right after its 7th checkpoint
-    again = run_example_in(example, tmp_path / "killed")
+    again = run_example("durable_totals.py", str(tmp_path / "killed"))
     assert again[0] == "restored checkpoint 7: going on after order 3500"
     assert again[1:] == whole[1:]
     assert whole[1] == "20000 orders, 40 customers, total 1010000"
-
-
-def run_example_in(example: str, work: Path) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if k != "STREAMS_CRASH_AT"}
-    done = subprocess.run(
-        [sys.executable, example, str(work)],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    assert done.stderr == ""
-    return done.stdout.splitlines()

@@ -25,7 +25,7 @@ from ..protocol import Metadata, wait
 from ..windows.aggregations import _Agg
 from ..windows.clocks import EventClock
 from ..windows.kinds import Hopping, Session, Sliding, Tumbling, WindowResult
-from ..windows.node import EventWindow, _hold
+from ..windows.node import EventWindow, _add, _hold
 
 __all__ = ["FrameWindowBuilder", "FrameWindows"]
 
@@ -424,12 +424,3 @@ def _kind_ns(kind: Any, datetimes: bool) -> Any:
     if isinstance(kind, Session):
         return Session(_ns(kind.gap, True))
     return Sliding(_ns(kind.size, True))
-
-
-def _add(pending: list[Any], r: Any) -> None:
-    if r is None:
-        return
-    if type(r) is list:
-        pending.extend(r)
-    else:
-        pending.append(r)
