@@ -332,6 +332,7 @@ def _not_yet(kind: str) -> None:
             f"the state of {kind} cannot be checkpointed yet; durable mode supports "
             "accumulate, slice, unique, sliding_window, frequencies, collect, partition "
             "(without timeout), partition_unique, zip, combine_latest, zip_latest, "
+            "event-time windows, "
             "from_iterable, from_textfile and sink_to_textfile(durable=True) so far"
         )
 
@@ -350,7 +351,9 @@ for _kind in (
     "streams.dask.Gather",
     "streams.dask.Batch",  # subclasses of supported kinds, not covered by their adapters
     "streams.dask.RemoteUnique",
-    "streams.windows.node.EventWindow",
     "streams.dataframe.event_time.FrameWindows",
 ):
     _not_yet(_kind)
+
+
+from . import event_time as _event_time  # noqa: E402, F401  (registers its adapter)

@@ -12,6 +12,7 @@ import pytest
 from streams import RefCounter, Stream
 from streams.state import Checkpointer, DurabilityError, MemoryStore, SQLiteStore
 from streams.state.nodes import adapter_of
+from streams.windows import EventClock, Hopping, Session, Sliding, Tumbling
 
 _random = random.Random(7)
 ITEMS = [_random.randrange(10) for _ in range(41)]
@@ -44,6 +45,45 @@ ONE_INPUT = {
     "partition_unique_last": lambda s: s.partition_unique(
         4, key=lambda x: x % 7, keep="last", stream_name="node"
     ),
+}
+
+
+# event-time windows: the elements are their own timestamps, rising with some disorder
+WINDOW_ITEMS = [i + _random.randrange(4) - (5 if i % 13 == 7 else 0) for i in range(60)]
+WINDOWS = {
+    "window_tumbling": lambda s: s.window(
+        Tumbling(3),
+        clock=EventClock(timestamp=lambda x: x, max_out_of_order=2),
+        allowed_lateness=1,
+        stream_name="node",
+    ).count(),
+    "window_hopping_per_key": lambda s: s.window(
+        Hopping(4, 2),
+        clock=EventClock(timestamp=lambda x: x, max_out_of_order=3, per_key=True),
+        key=lambda x: x % 2,
+        stream_name="node",
+    ).collect(),
+    "window_session": lambda s: s.window(
+        Session(2),
+        clock=EventClock(timestamp=lambda x: x, max_out_of_order=4),
+        allowed_lateness=2,
+        stream_name="node",
+    ).collect(),
+    "window_sliding_update": lambda s: s.window(
+        Sliding(3),
+        clock=EventClock(timestamp=lambda x: x, max_out_of_order=1),
+        emit="update",
+        accumulate=False,
+        stream_name="node",
+    ).sum(),
+    "window_early": lambda s: s.window(
+        Tumbling(5),
+        clock=EventClock(timestamp=lambda x: x, max_out_of_order=3),
+        early_count=2,
+        late_count=2,
+        allowed_lateness=3,
+        stream_name="node",
+    ).count(),
 }
 
 
@@ -307,3 +347,39 @@ def test_partition_with_a_timeout_is_refused_alone():
     source = Stream.from_iterable([1], stream_name="src")
     source.partition(2, stream_name="plain")
     Checkpointer(source, store=MemoryStore())  # no timeout: accepted
+
+
+@pytest.mark.parametrize("kind", WINDOWS)
+def test_event_time_windows_stopped_half_way_and_restarted(kind, open_store):
+    build = WINDOWS[kind]
+    expected = one_input(build, WINDOW_ITEMS, MemoryStore())
+    first = one_input(build, WINDOW_ITEMS[:27], open_store())
+    second = one_input(build, WINDOW_ITEMS, open_store())
+    assert first and second
+    assert first + second == expected
+
+
+@pytest.mark.parametrize("kind", WINDOWS)
+def test_event_time_windows_killed_after_a_checkpoint_and_restarted(kind):
+    build = WINDOWS[kind]
+    expected = one_input(build, WINDOW_ITEMS, MemoryStore())
+    store = Store(keep=3)
+    first = one_input(build, WINDOW_ITEMS, store, every=7, wait_for_commit=True)
+    (kept,) = store.lengths
+    assert store.load().positions == {"src": 21}
+    store.keep = None
+    second = one_input(build, WINDOW_ITEMS, store)
+    assert first[:kept] + second == expected
+
+
+def test_event_time_windows_need_their_state():
+    for build in WINDOWS.values():
+
+        def plain(items, build=build):
+            source = Stream()
+            out = build(source).sink_to_list()
+            for x in items:
+                source.emit(x)
+            return out
+
+        assert plain(WINDOW_ITEMS[:27]) + plain(WINDOW_ITEMS[27:]) != plain(WINDOW_ITEMS)
