@@ -2,11 +2,12 @@
 
 A :class:`Checkpointer` takes consistent snapshots of a running graph (a quiescent cut
 between elements) into a store (:class:`SQLiteStore`, :class:`MemoryStore`), each written
-in one transaction, whole or not at all, and restores the latest one before the sources
-start again.
+in one transaction, whole or not at all (:class:`RocksDBStore`, in ``streams[rocksdb]``,
+for large keyed state), and restores the latest one before the sources start again.
 """
 
 from .checkpointer import Checkpointer, DurabilityError
+from .rocksdb import RocksDBStore
 from .store import Checkpoint, Full, Keyed, MemoryStore, Restored, SQLiteStore, StoreError
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "Keyed",
     "MemoryStore",
     "Restored",
+    "RocksDBStore",
     "SQLiteStore",
     "StoreError",
 ]

@@ -271,3 +271,18 @@ def test_a_cut_that_waits_too_long_lets_the_sources_go_on_and_tries_again():
     assert ck._armed > ck.last_id  # some cuts were given up and asked for again
     assert restored.state["total"] == total == 15
     assert restored.positions == {"slow": 6, "fast": 6}
+
+
+def test_the_checkpointer_on_a_rocksdb_store(tmp_path):
+    from streams.state import RocksDBStore
+
+    for items, expected in [(range(4), {0: 2, 1: 2}), (range(7), {0: 4, 1: 3})]:
+        store = RocksDBStore(tmp_path / "state")
+        source = Stream.from_iterable(items, stream_name="src")
+        counts = source.accumulate(
+            lambda n, x: n + 1, start=0, key=lambda x: x % 2, stream_name="n"
+        )
+        with Checkpointer(source, store=store, interval=None, every=2):
+            source.wait()
+        store.close()
+        assert counts.state == expected  # the second run went on from item 4

@@ -9,12 +9,26 @@ import textwrap
 
 import pytest
 
-from streams.state import Checkpoint, Full, Keyed, MemoryStore, SQLiteStore, StoreError
+from streams.state import (
+    Checkpoint,
+    Full,
+    Keyed,
+    MemoryStore,
+    RocksDBStore,
+    SQLiteStore,
+    StoreError,
+)
+
+STORES = {
+    "sqlite": lambda path: SQLiteStore(path / "state.db"),
+    "rocksdb": lambda path: RocksDBStore(path / "state"),
+    "memory": lambda path: MemoryStore(),
+}
 
 
-@pytest.fixture(params=["sqlite", "memory"])
+@pytest.fixture(params=list(STORES))
 def store(request, tmp_path):
-    made = SQLiteStore(tmp_path / "state.db") if request.param == "sqlite" else MemoryStore()
+    made = STORES[request.param](tmp_path)
     yield made
     made.close()
 
@@ -96,24 +110,26 @@ def test_a_corrupt_store_is_refused(tmp_path):
 CHILD = textwrap.dedent(
     """
     import sys
-    from streams.state import Checkpoint, Full, SQLiteStore
-    store = SQLiteStore(sys.argv[1])
+    from streams.state import Checkpoint, Full, RocksDBStore, SQLiteStore
+    store = (RocksDBStore if sys.argv[2] == "rocksdb" else SQLiteStore)(sys.argv[1])
     for i in range(1, 4):
         store.commit(Checkpoint(i, "fp", {"n": Full(i)}, {"src": i * 10}))
     """
 )
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "rocksdb"])
 @pytest.mark.parametrize(("crash", "survivor"), [("before_commit:2", 1), ("after_commit:2", 2)])
 def test_killed_at_the_commit_the_store_holds_the_last_committed_checkpoint(
-    tmp_path, crash, survivor
+    tmp_path, crash, survivor, kind
 ):
-    path = tmp_path / "state.db"
+    path = tmp_path / ("state.db" if kind == "sqlite" else "state")
     env = {**os.environ, "STREAMS_CRASH_AT": crash}
-    child = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, check=False)
+    child = subprocess.run([sys.executable, "-c", CHILD, str(path), kind], env=env, check=False)
     assert child.returncode == -9  # SIGKILL, by the hook
-    store = SQLiteStore(path)
-    assert store.integrity_check() == ["ok"]
+    store = SQLiteStore(path) if kind == "sqlite" else RocksDBStore(path)
+    if kind == "sqlite":
+        assert store.integrity_check() == ["ok"]
     restored = store.load()
     assert (restored.id, restored.state, restored.positions) == (
         survivor,
@@ -121,6 +137,20 @@ def test_killed_at_the_commit_the_store_holds_the_last_committed_checkpoint(
         {"src": survivor * 10},
     )
     store.close()
+
+
+def test_a_rocksdb_store_refuses_what_is_not_one(tmp_path):
+    text = tmp_path / "notes.txt"
+    text.write_text("hello")
+    with pytest.raises(StoreError, match="not a RocksDB directory"):
+        RocksDBStore(text)
+    from rocksdict import Options, Rdict
+
+    foreign = Rdict(str(tmp_path / "foreign"), Options(raw_mode=True))
+    foreign[b"k"] = b"v"
+    foreign.close()
+    with pytest.raises(StoreError, match="a RocksDB of another application"):
+        RocksDBStore(tmp_path / "foreign")
 
 
 def test_an_unknown_crash_point_is_an_error(tmp_path, monkeypatch):
