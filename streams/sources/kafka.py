@@ -67,6 +67,8 @@ class _KafkaSource(Source[T]):
     """What both Kafka sources share: the consumer's life, acknowledgements, commits and
     error reports. Subclasses implement ``_consume``."""
 
+    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between elements
+
     def __init__(
         self,
         consumer_params: Mapping[str, Any],
@@ -92,6 +94,10 @@ class _KafkaSource(Source[T]):
         self._closing = False
         self._tracks: dict[Key, _Offsets] = {}
         self._positions: dict[Key, int] = {}  # commit positions reached in this run
+        # durable state (streams.state): the next offset per partition after the last
+        # element handled, and the positions a restored checkpoint reads on from
+        self._done: dict[Key, int] = {}
+        self._restored: dict[Key, int] = {}
         self._errors: list[Any] = []  # client errors reported by librdkafka (error_cb)
         self._config = self._make_config()
         _check_config(label, self._config)
@@ -206,6 +212,35 @@ class _KafkaSource(Source[T]):
         if done:
             self._commit_async(done)
 
+    # ------------------------------------------------------------------ durable state
+
+    def _restore(self, positions: Mapping[Key, int]) -> None:
+        """Read on from ``positions`` (a restored checkpoint) instead of the group's
+        committed offsets."""
+        self._restored = dict(positions)
+        self._done = dict(positions)
+
+    async def _between(self) -> None:
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
+            await checkpointer.between(self)
+
+    async def _handled(self, key: Key, last: int) -> None:
+        """An element ending at offset ``last`` was handled (its position moves on)."""
+        self._done[key] = last + 1
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.attention:
+            due = checkpointer.handled(self)
+            if due is not None:
+                await due
+
+    def _seek_restored(self, partitions: list[Any]) -> list[Any]:
+        for tp in partitions:  # (once: a later assignment reads on from the group's offsets)
+            position = self._restored.pop((tp.topic, tp.partition), None)
+            if position is not None:
+                tp.offset = position
+        return partitions
+
     # ------------------------------------------------------------------ reading
 
     def _element(self, msg: Any) -> tuple[bool, Any]:
@@ -296,8 +331,15 @@ class FromKafka(_KafkaSource[T]):
     def _detail(self) -> str:
         return ",".join(self.topics)
 
+    def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
+        """Partitions given to this member: read restored ones from their checkpoint."""
+        consumer.assign(self._seek_restored(partitions))
+
     async def _consume(self, consumer: Any) -> None:
-        consumer.subscribe(self.topics, on_revoke=self._revoked)
+        if self._restored:
+            consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
+        else:
+            consumer.subscribe(self.topics, on_revoke=self._revoked)
         backoff = Backoff()
         while not self.stopped:
             try:
@@ -313,13 +355,15 @@ class FromKafka(_KafkaSource[T]):
 
         no_timestamp = ck.TIMESTAMP_NOT_AVAILABLE
         for msg in messages:
+            await self._between()
             if self.stopped:
                 return  # not emitted, so not committed: read again after a restart
             err = msg.error()
             if err is not None:
                 self._message_error(err)
                 continue
-            ack = self._track((msg.topic(), msg.partition()), msg.offset())
+            key = (msg.topic(), msg.partition())
+            ack = self._track(key, msg.offset())
             ok, x = self._element(msg)
             if ok:
                 kind, ms = msg.timestamp()
@@ -329,6 +373,7 @@ class FromKafka(_KafkaSource[T]):
                     await self.emit_acked(x, ack, {"timestamp": ms / 1000})
             else:
                 ack()  # handled: a tombstone or rejected input must not stall the partition
+            await self._handled(key, msg.offset())
 
 
 class FromKafkaBatched(_KafkaSource[list[Any]]):
@@ -405,7 +450,8 @@ class FromKafkaBatched(_KafkaSource[list[Any]]):
         wanted = range(min(count, self.npartitions or count))
         new = [p for p in wanted if p not in self._assigned]
         if new and not self.stopped:
-            consumer.incremental_assign([ck.TopicPartition(self.topic, p) for p in new])
+            parts = [ck.TopicPartition(self.topic, p) for p in new]
+            consumer.incremental_assign(self._seek_restored(parts))
             self._assigned.extend(new)
 
     def _read(self, consumer: Any, carry: dict[int, list[Any]]) -> None:
@@ -427,11 +473,12 @@ class FromKafkaBatched(_KafkaSource[list[Any]]):
         """Emit one batch per partition; return whether messages are left over."""
         limit = self.max_batch_size
         for partition in sorted(carry):
+            if not carry[partition]:
+                continue
+            await self._between()
             if self.stopped:
                 return False
             messages = carry[partition]
-            if not messages:
-                continue
             batch, carry[partition] = messages[:limit], messages[limit:]
             ack = self._track((self.topic, partition), batch[-1].offset())
             elements = []
@@ -443,6 +490,7 @@ class FromKafkaBatched(_KafkaSource[list[Any]]):
                 await self.emit_acked(elements, ack)
             else:
                 ack()
+            await self._handled((self.topic, partition), batch[-1].offset())
         return any(carry.values())
 
 

@@ -323,6 +323,18 @@ class _FromTextFile(Adapter):
         node._seek(*value)
 
 
+@register("streams.sources.kafka._KafkaSource")
+class _Kafka(Adapter):
+    """The next offset of each partition after the last element handled; a restore
+    reads those partitions on from there (others: the group's committed offsets)."""
+
+    def snapshot(self, node: Any) -> Any:
+        return dict(node._done)
+
+    def restore(self, node: Any, value: Any) -> None:
+        node._restore(value)
+
+
 # ------------------------------------------------------------------ not yet
 
 
@@ -332,7 +344,7 @@ def _not_yet(kind: str) -> None:
             f"the state of {kind} cannot be checkpointed yet; durable mode supports "
             "accumulate, slice, unique, sliding_window, frequencies, collect, partition "
             "(without timeout), partition_unique, zip, combine_latest, zip_latest, "
-            "event-time windows, "
+            "event-time windows, from_kafka, from_kafka_batched, "
             "from_iterable, from_textfile and sink_to_textfile(durable=True) so far"
         )
 

@@ -31,8 +31,14 @@ def killer(kill_at):
 
 
 def note_restore(work, ck):
+    def plain(position):  # Kafka positions are keyed by (topic, partition)
+        if isinstance(position, dict):
+            return {f"{k[0]}:{k[1]}": v for k, v in position.items()}
+        return position
+
+    positions = {name: plain(p) for name, p in ck.restored.items()}
     with open(work / "restored.jsonl", "a") as f:
-        f.write(json.dumps({"id": ck.last_id, "positions": ck.restored}) + "\n")
+        f.write(json.dumps({"id": ck.last_id, "positions": positions}) + "\n")
 
 
 async def r1(work, args):
@@ -72,16 +78,42 @@ async def r2(work, args):
     (work / "result.json").write_text(json.dumps(result))
 
 
+async def r7(work, args):
+    """Counts per user from a Kafka topic (the parent owns the mock cluster)."""
+    conf = {
+        "bootstrap.servers": args.servers,
+        "group.id": "counters",
+        "auto.offset.reset": "earliest",
+    }
+    source = Stream.from_kafka_batched(
+        "orders", conf, poll_interval=0.01, max_batch_size=50, decode="utf-8", stream_name="orders"
+    )
+    users = source.flatten().map(killer(args.kill_at))
+    counts = users.accumulate(lambda n, u: n + 1, start=0, key=lambda u: u, stream_name="counts")
+    count = users.accumulate(lambda n, u: n + 1, start=0, stream_name="n")
+    done = asyncio.Event()
+    count.sink(lambda n: n == args.lines and done.set())
+    store = SQLiteStore(work / "state.db")
+    ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
+    async with ck:
+        note_restore(work, ck)
+        if count.state != args.lines:
+            await done.wait()
+    result = {"counts": counts.state, "n": count.state, "last_id": ck.last_id}
+    (work / "result.json").write_text(json.dumps(result))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("program", choices=["r1", "r2"])
+    parser.add_argument("program", choices=["r1", "r2", "r7"])
     parser.add_argument("work", type=Path)
     parser.add_argument("--kill-at", type=int, default=-1)
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--durable", action="store_true")
     parser.add_argument("--lines", type=int, default=10_000)
+    parser.add_argument("--servers", default="")
     args = parser.parse_args()
-    asyncio.run({"r1": r1, "r2": r2}[args.program](args.work, args))
+    asyncio.run({"r1": r1, "r2": r2, "r7": r7}[args.program](args.work, args))
 
 
 if __name__ == "__main__":

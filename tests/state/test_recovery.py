@@ -133,6 +133,40 @@ def test_r3_killed_while_restoring(tmp_path, orders):
     check_r2_result(tmp_path, orders)
 
 
+# ------------------------------------------------------------------ R7 (Kafka)
+
+
+def test_r7_kafka_counts_are_exact_after_kills(tmp_path, kafka_cluster):
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    kafka_cluster.create_topic("orders", partitions=4)
+    producer = Producer({"bootstrap.servers": kafka_cluster.bootstrap_servers})
+    for i in range(2000):
+        user = f"u{i % 50}"
+        producer.produce("orders", user.encode(), key=user.encode(), partition=i % 4)
+    producer.flush(10)
+    del producer
+    flags = ["--servers", kafka_cluster.bootstrap_servers, "--lines", "2000", "--every", "1"]
+    for kill_at in (300, 700, 450):  # successive runs, each killed part-way
+        run(tmp_path, "r7", *flags, "--kill-at", str(kill_at), killed=True)
+    run(tmp_path, "r7", *flags)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["n"] == 2000
+    assert result["counts"] == {f"u{i}": 40 for i in range(50)}  # exactly once each
+    restored = [r for r in restores(tmp_path) if r["positions"]]
+    assert len(restored) >= 3  # every restart read on from a checkpoint
+    store = SQLiteStore(tmp_path / "state.db")
+    positions = store.load().positions["orders"]
+    store.close()
+    assert positions == {("orders", p): 500 for p in range(4)}  # all read, once
+    consumer = Consumer(
+        {"bootstrap.servers": kafka_cluster.bootstrap_servers, "group.id": "counters"}
+    )
+    committed = consumer.committed([TopicPartition("orders", p) for p in range(4)], timeout=10)
+    consumer.close()
+    assert [tp.offset for tp in committed] == [500] * 4  # the group's offsets are at the end
+
+
 # ------------------------------------------------------------------ in one process
 
 
@@ -286,3 +320,35 @@ def test_the_checkpointer_on_a_rocksdb_store(tmp_path):
             source.wait()
         store.close()
         assert counts.state == expected  # the second run went on from item 4
+
+
+@pytest.mark.real_time
+def test_from_kafka_reads_on_from_the_restored_checkpoint(kafka_cluster):
+    from confluent_kafka import Producer
+
+    kafka_cluster.create_topic("events", partitions=1)
+    producer = Producer({"bootstrap.servers": kafka_cluster.bootstrap_servers})
+    for i in range(10):
+        producer.produce("events", f"e{i}".encode())
+    producer.flush(10)
+    del producer
+    store = MemoryStore()
+
+    async def run_until(group, seen):
+        conf = {
+            "bootstrap.servers": kafka_cluster.bootstrap_servers,
+            "group.id": group,  # a new group: only the checkpoint knows where to go on
+            "auto.offset.reset": "earliest",
+        }
+        source = Stream.from_kafka("events", conf, decode="utf-8", stream_name="events")
+        got = source.accumulate(lambda acc, x: [*acc, x], start=[], stream_name="got")
+        enough = asyncio.Event()
+        got.sink(lambda acc: len(acc) >= seen and enough.set())
+        async with Checkpointer(source, store=store, interval=None, every=1):
+            await asyncio.wait_for(enough.wait(), 20)
+        return got.state
+
+    first = asyncio.run(run_until("g1", 4))
+    assert first == [f"e{i}" for i in range(len(first))] and len(first) >= 4
+    second = asyncio.run(run_until("g2", 10))
+    assert second == [f"e{i}" for i in range(10)]  # the rest, once: not again from e0
