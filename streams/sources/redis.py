@@ -43,6 +43,7 @@ class FromRedisStream(Source[dict[str, Any]]):
     """
 
     _label = "from_redis_stream"
+    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between entries
 
     def __init__(
         self,
@@ -82,6 +83,12 @@ class FromRedisStream(Source[dict[str, Any]]):
         self._acks: list[tuple[StreamKey, str]] = []  # released, XACK not yet sent
         self._acking: asyncio.Task[None] | None = None
         self._client: Any = None
+        # durable state (streams.state): the last entry handled per key; after a restore,
+        # entries up to it are skipped (and acknowledged: the checkpoint holds them)
+        self._done: dict[StreamKey, str] = {}
+        self._skip: dict[StreamKey, str] = {}
+        self._held_acks: list[tuple[StreamKey, str]] = []  # acknowledged since the cut
+        self._cut_acks: list[tuple[StreamKey, str]] = []  # to XACK once it commits
         super().__init__(**options)
 
     def _detail(self) -> str:
@@ -214,9 +221,29 @@ class FromRedisStream(Source[dict[str, Any]]):
 
     async def _deliver_all(self, entries: list[Entry]) -> None:
         for key, entry_id, raw in entries:
+            checkpointer = self._checkpointer
+            if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
+                await checkpointer.between(self)
             if self.stopped:  # the rest stays pending (group) or unread (cursor)
                 return
+            skip = self._skip.get(key)
+            if skip is not None and _id(entry_id) <= _id(skip):
+                if self.group is not None:  # handled before the restored checkpoint
+                    self._ack(key, entry_id)
+                continue
             await self._deliver(key, entry_id, raw)
+            self._done[key] = entry_id
+            if checkpointer is not None and checkpointer.attention:
+                due = checkpointer.handled(self)
+                if due is not None:
+                    await due
+
+    def _restore(self, positions: dict[StreamKey, str]) -> None:
+        """Go on after the entries of a restored checkpoint."""
+        self._done = dict(positions)
+        self._skip = dict(positions)
+        if self.group is None:
+            self._cursors.update(positions)
 
     async def _deliver(self, key: StreamKey, entry_id: str, raw: dict[bytes, bytes]) -> None:
         try:
@@ -243,7 +270,23 @@ class FromRedisStream(Source[dict[str, Any]]):
     # ------------------------------------------------------------------ acknowledging
 
     def _ack(self, key: StreamKey, entry_id: str) -> None:
-        """Every branch is done with this entry: XACK it (batched, in a task)."""
+        """Every branch is done with this entry: XACK it (batched, in a task). With a
+        checkpointer, only once a checkpoint holding its effects has committed."""
+        if self._checkpointer is not None:
+            self._held_acks.append((key, entry_id))
+            return
+        self._send_ack(key, entry_id)
+
+    def _acks_at_cut(self) -> None:
+        """The cut: what was acknowledged so far goes with this checkpoint."""
+        self._cut_acks, self._held_acks = self._cut_acks + self._held_acks, []
+
+    def _checkpoint_committed(self) -> None:
+        acks, self._cut_acks = self._cut_acks, []
+        for key, entry_id in acks:
+            self._send_ack(key, entry_id)
+
+    def _send_ack(self, key: StreamKey, entry_id: str) -> None:
         self._acks.append((key, entry_id))
         if self._acking is not None:
             return
@@ -317,6 +360,12 @@ def check_redis_url(node: str, url: Any) -> str:
             f"{node}: redis_url must start with redis://, rediss:// or unix://, got {url!r}"
         )
     return url
+
+
+def _id(entry_id: str) -> tuple[int, int]:
+    """An entry id as a comparable pair (``'1700000000000-3'`` -> ``(1700000000000, 3)``)."""
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
 
 
 def _stream_keys(node: str, keys: Any) -> list[StreamKey]:

@@ -146,6 +146,7 @@ class Checkpointer:
         self._periodic: asyncio.Future[int] | None = None  # a timer's checkpoint under way
         self._spawned: asyncio.Future[None] | None = None  # one every= asked for
         self._armed = 0  # how many times the sources were asked to wait
+        self._stopping = False  # stop(): the sources end at the next cut
         self._failure: Exception | None = None  # a periodic checkpoint that failed
 
     # -------------------------------------------------------------- the graph
@@ -310,6 +311,9 @@ class Checkpointer:
                 await self._cut_point()
                 mine = self._armed
                 checkpoint = self._take(self.last_id + 1)
+                if self._stopping:  # the last one: the sources end at this cut
+                    for node, _ in self.sources.values():
+                        node.stop()
                 freeze = getattr(self.store, "freeze", None)
                 if freeze is not None:
                     freeze(checkpoint)  # serialized at the cut, before the graph goes on
@@ -319,6 +323,8 @@ class Checkpointer:
                     self.last_pause = time.perf_counter() - asked
                 await self._off_loop(self.store.commit, checkpoint)
                 self.last_id = checkpoint.id
+                for node, adapter in (self.sources | self.stateful).values():
+                    adapter.committed(node)  # e.g. acknowledge what the checkpoint holds
             finally:  # (not a later arming: every= may ask during the commit)
                 if self._pending is not None and mine in (None, self._armed):
                     self._release()
@@ -419,20 +425,27 @@ class Checkpointer:
                 await periodic
             except Exception as exc:
                 self._failure = exc
+        try:
+            if self._failure is not None:
+                raise self._failure
+            if drain:  # the input has ended: deliver what the graph holds, then the cut
+                await self._stop_sources()
+                for node, _ in self.sources.values():
+                    await node.drain()
+                await self.checkpoint()
+            else:  # the sources stop at the cut, while still connected (acks go out)
+                self._stopping = True
+                await self.checkpoint()
+        finally:
+            await self._stop_sources()
+            for node, _ in self.sources.values():
+                node._checkpointer = None
+
+    async def _stop_sources(self) -> None:
         for node, _ in self.sources.values():
             node.stop()
         for node, _ in self.sources.values():
             await node.wait()
-        if drain:
-            for node, _ in self.sources.values():
-                await node.drain()
-        try:
-            if self._failure is not None:
-                raise self._failure
-            await self.checkpoint()
-        finally:
-            for node, _ in self.sources.values():
-                node._checkpointer = None
 
 
 def _fingerprint(sources: dict[str, Any], stateful: dict[str, Any]) -> str:

@@ -43,6 +43,9 @@ class Adapter:
     def before_commit(self, node: Any) -> None:
         """Make what the node wrote durable before the checkpoint commits."""
 
+    def committed(self, node: Any) -> None:
+        """The checkpoint holding the node's state at the cut has committed."""
+
 
 _ADAPTERS: dict[str, Adapter] = {}  # "module.Class" -> adapter (classes imported lazily)
 
@@ -335,6 +338,22 @@ class _Kafka(Adapter):
         node._restore(value)
 
 
+@register("streams.sources.redis.FromRedisStream")
+class _RedisStream(Adapter):
+    """The last entry handled per stream; a restore reads on after it (a group's pending
+    entries up to it are acknowledged, not emitted again)."""
+
+    def snapshot(self, node: Any) -> Any:
+        node._acks_at_cut()  # their XACK waits for this checkpoint's commit
+        return dict(node._done)
+
+    def restore(self, node: Any, value: Any) -> None:
+        node._restore(value)
+
+    def committed(self, node: Any) -> None:
+        node._checkpoint_committed()
+
+
 # ------------------------------------------------------------------ not yet
 
 
@@ -344,7 +363,7 @@ def _not_yet(kind: str) -> None:
             f"the state of {kind} cannot be checkpointed yet; durable mode supports "
             "accumulate, slice, unique, sliding_window, frequencies, collect, partition "
             "(without timeout), partition_unique, zip, combine_latest, zip_latest, "
-            "event-time windows, from_kafka, from_kafka_batched, "
+            "event-time windows, from_kafka, from_kafka_batched, from_redis_stream, "
             "from_iterable, from_textfile and sink_to_textfile(durable=True) so far"
         )
 

@@ -103,9 +103,36 @@ async def r7(work, args):
     (work / "result.json").write_text(json.dumps(result))
 
 
+async def r9(work, args):
+    """Counts per user from a Redis stream read by a consumer group."""
+    source = Stream.from_redis_stream(
+        "events",
+        args.servers,
+        group="g",
+        consumer="c1",
+        from_start=True,
+        decode="utf-8",
+        block=50,
+        stream_name="events",
+    )
+    users = source.map(killer(args.kill_at)).map(lambda e: e["fields"]["user"])
+    counts = users.accumulate(lambda n, u: n + 1, start=0, key=lambda u: u, stream_name="counts")
+    count = users.accumulate(lambda n, u: n + 1, start=0, stream_name="n")
+    done = asyncio.Event()
+    count.sink(lambda n: n == args.lines and done.set())
+    store = SQLiteStore(work / "state.db")
+    ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
+    async with ck:
+        note_restore(work, ck)
+        if count.state != args.lines:
+            await done.wait()
+    result = {"counts": counts.state, "n": count.state, "last_id": ck.last_id}
+    (work / "result.json").write_text(json.dumps(result))
+
+
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("program", choices=["r1", "r2", "r7"])
+    parser.add_argument("program", choices=["r1", "r2", "r7", "r9"])
     parser.add_argument("work", type=Path)
     parser.add_argument("--kill-at", type=int, default=-1)
     parser.add_argument("--every", type=int, default=1)
@@ -113,7 +140,7 @@ def main():
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--servers", default="")
     args = parser.parse_args()
-    asyncio.run({"r1": r1, "r2": r2, "r7": r7}[args.program](args.work, args))
+    asyncio.run({"r1": r1, "r2": r2, "r7": r7, "r9": r9}[args.program](args.work, args))
 
 
 if __name__ == "__main__":

@@ -167,6 +167,28 @@ def test_r7_kafka_counts_are_exact_after_kills(tmp_path, kafka_cluster):
     assert [tp.offset for tp in committed] == [500] * 4  # the group's offsets are at the end
 
 
+# ------------------------------------------------------------------ R9 (Redis Streams)
+
+
+def test_r9_redis_consumer_group_counts_are_exact_after_kills(tmp_path, redis_url):
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete("events")
+    for i in range(5000):
+        client.xadd("events", {"user": f"u{i % 50}"})
+    flags = ["--servers", redis_url, "--lines", "5000", "--every", "100"]
+    for kill_at in (1234, 2222):  # in successive runs
+        run(tmp_path, "r9", *flags, "--kill-at", str(kill_at), killed=True)
+    run(tmp_path, "r9", *flags)
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["n"] == 5000
+    assert result["counts"] == {f"u{i}": 100 for i in range(50)}  # exactly once each
+    assert [r["id"] > 0 for r in restores(tmp_path)] == [False, True, True]
+    assert client.xpending("events", "g")["pending"] == 0  # everything acknowledged
+    client.close()
+
+
 # ------------------------------------------------------------------ in one process
 
 
