@@ -78,17 +78,9 @@ async def r2(work, args):
     (work / "result.json").write_text(json.dumps(result))
 
 
-async def r7(work, args):
-    """Counts per user from a Kafka topic (the parent owns the mock cluster)."""
-    conf = {
-        "bootstrap.servers": args.servers,
-        "group.id": "counters",
-        "auto.offset.reset": "earliest",
-    }
-    source = Stream.from_kafka_batched(
-        "orders", conf, poll_interval=0.01, max_batch_size=50, decode="utf-8", stream_name="orders"
-    )
-    users = source.flatten().map(killer(args.kill_at))
+async def count_users(work, args, source, users):
+    """Counts per user of ``users`` (from ``source``), checkpointed until ``--lines``
+    elements were counted; the result goes to result.json."""
     counts = users.accumulate(lambda n, u: n + 1, start=0, key=lambda u: u, stream_name="counts")
     count = users.accumulate(lambda n, u: n + 1, start=0, stream_name="n")
     done = asyncio.Event()
@@ -101,6 +93,19 @@ async def r7(work, args):
             await done.wait()
     result = {"counts": counts.state, "n": count.state, "last_id": ck.last_id}
     (work / "result.json").write_text(json.dumps(result))
+
+
+async def r7(work, args):
+    """Counts per user from a Kafka topic (the parent owns the mock cluster)."""
+    conf = {
+        "bootstrap.servers": args.servers,
+        "group.id": "counters",
+        "auto.offset.reset": "earliest",
+    }
+    source = Stream.from_kafka_batched(
+        "orders", conf, poll_interval=0.01, max_batch_size=50, decode="utf-8", stream_name="orders"
+    )
+    await count_users(work, args, source, source.flatten().map(killer(args.kill_at)))
 
 
 async def r9(work, args):
@@ -116,18 +121,7 @@ async def r9(work, args):
         stream_name="events",
     )
     users = source.map(killer(args.kill_at)).map(lambda e: e["fields"]["user"])
-    counts = users.accumulate(lambda n, u: n + 1, start=0, key=lambda u: u, stream_name="counts")
-    count = users.accumulate(lambda n, u: n + 1, start=0, stream_name="n")
-    done = asyncio.Event()
-    count.sink(lambda n: n == args.lines and done.set())
-    store = SQLiteStore(work / "state.db")
-    ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
-    async with ck:
-        note_restore(work, ck)
-        if count.state != args.lines:
-            await done.wait()
-    result = {"counts": counts.state, "n": count.state, "last_id": ck.last_id}
-    (work / "result.json").write_text(json.dumps(result))
+    await count_users(work, args, source, users)
 
 
 def main():
