@@ -338,12 +338,15 @@ class Checkpointer:
         A source stuck inside an element (its push waits for room that only another,
         waiting source would make: a bounded ``zip``) cannot reach the cut; after
         ``RETRY`` loop seconds every source goes on for a moment, then the cut is tried
-        again, so the graph never deadlocks on a checkpoint."""
-        while not await self._quiet_within(RETRY):
+        again, waiting twice as long each time (so elements queued for a slow consumer
+        get through): the graph never deadlocks on a checkpoint."""
+        timeout = RETRY
+        while not await self._quiet_within(timeout):
             self._release()
             await asyncio.sleep(RETRY)
             if self._pending is None:  # (every= may have asked again meanwhile)
                 self._arm()
+            timeout = min(timeout * 2, 30.0)  # a slow consumer gets longer to catch up
 
     async def _quiet_within(self, timeout: float) -> bool:
         runtime = next(iter(self.sources.values()))[0]._runtime if self.sources else None

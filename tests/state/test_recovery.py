@@ -199,8 +199,8 @@ def test_graphs_that_cannot_be_checkpointed_are_refused():
     with pytest.raises(DurabilityError, match=r"accumulate.*needs a stream_name"):
         Checkpointer(source, store=store)
     source = Stream.from_iterable([1], stream_name="src")
-    source.buffer(3)
-    with pytest.raises(DurabilityError, match=r"the state of .*Buffer cannot be checkpointed yet"):
+    source.delay(1)
+    with pytest.raises(DurabilityError, match=r"the state of .*Delay cannot be checkpointed yet"):
         Checkpointer(source, store=store)
     source = Stream.from_iterable([1])
     with pytest.raises(DurabilityError, match="needs a stream_name"):
