@@ -209,6 +209,27 @@ class Source(Stream[T]):
         future.result()
         return None
 
+    # ------------------------------------------------------------------ checkpoints
+
+    _checkpointer: Any = None  # a streams.state.Checkpointer, while one runs the graph
+
+    def _cut_wait(self) -> Any:
+        """Before taking the next element: an awaitable while a checkpoint's cut is being
+        taken (the source waits between elements for it), else ``None``. For sources
+        that can resume from a position (see :mod:`streams.state`)."""
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
+            return checkpointer.between(self)
+        return None
+
+    def _element_done(self) -> Any:
+        """After an element was handled (its position moved on): an awaitable if a
+        checkpoint is due right here (``every=``), else ``None``."""
+        checkpointer = self._checkpointer
+        if checkpointer is not None and checkpointer.attention:
+            return checkpointer.handled(self)
+        return None
+
     def emit(self, x: Any, asynchronous: bool = False, metadata: Metadata | None = None) -> Any:
         """Push ``x`` downstream (see :meth:`Stream.emit`).
 

@@ -35,7 +35,6 @@ class FromTextFile(Source[str]):
     """
 
     _label = "from_textfile"
-    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between lines for it
 
     def __init__(
         self,
@@ -143,9 +142,9 @@ class FromTextFile(Source[str]):
     async def _follow(self, handle: IO[Any]) -> None:
         while True:
             while self._ready:  # chunks split off but not yet emitted go first
-                checkpointer = self._checkpointer
-                if checkpointer is not None and checkpointer.attention:
-                    await checkpointer.between(self)
+                cut = self._cut_wait()
+                if cut is not None:
+                    await cut
                 if self.stopped:
                     return
                 raw, line = self._ready.popleft()
@@ -155,10 +154,9 @@ class FromTextFile(Source[str]):
                 if self._done_offset is not None:
                     self._done_offset += len(raw)
                     self._done_line = line
-                if checkpointer is not None and checkpointer.attention:
-                    due = checkpointer.handled(self)
-                    if due is not None:
-                        await due
+                due = self._element_done()
+                if due is not None:
+                    await due
             if self.stopped:
                 return
             try:

@@ -23,8 +23,6 @@ class FromIterable(Source[T]):
 
     _label = "from_iterable"
 
-    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between items for it
-
     def __init__(self, iterable: Iterable[T], **options: Any) -> None:
         self.iterable = iterable
         self._position = 0  # items handled (durable state: where a restore goes on)
@@ -39,9 +37,9 @@ class FromIterable(Source[T]):
                 next(items, None)
         pushed = 0
         while not self.stopped:  # checked before taking an item: a stop loses none
-            checkpointer = self._checkpointer
-            if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
-                await checkpointer.between(self)
+            cut = self._cut_wait()
+            if cut is not None:
+                await cut
                 continue  # (stopped meanwhile?)
             try:
                 x = next(items)
@@ -56,9 +54,8 @@ class FromIterable(Source[T]):
             except Exception as exc:  # this element failed downstream; go on
                 await self._recover(exc, x, ())
             self._position += 1
-            if checkpointer is not None and checkpointer.attention:
-                due = checkpointer.handled(self)
-                if due is not None:
-                    await due
+            due = self._element_done()
+            if due is not None:
+                await due
             if pushed % YIELD_EVERY == 0:
                 await asyncio.sleep(0)  # let timers and other tasks run

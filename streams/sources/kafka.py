@@ -67,8 +67,6 @@ class _KafkaSource(Source[T]):
     """What both Kafka sources share: the consumer's life, acknowledgements, commits and
     error reports. Subclasses implement ``_consume``."""
 
-    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between elements
-
     def __init__(
         self,
         consumer_params: Mapping[str, Any],
@@ -220,20 +218,6 @@ class _KafkaSource(Source[T]):
         self._restored = dict(positions)
         self._done = dict(positions)
 
-    async def _between(self) -> None:
-        checkpointer = self._checkpointer
-        if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
-            await checkpointer.between(self)
-
-    async def _handled(self, key: Key, last: int) -> None:
-        """An element ending at offset ``last`` was handled (its position moves on)."""
-        self._done[key] = last + 1
-        checkpointer = self._checkpointer
-        if checkpointer is not None and checkpointer.attention:
-            due = checkpointer.handled(self)
-            if due is not None:
-                await due
-
     def _seek_restored(self, partitions: list[Any]) -> list[Any]:
         for tp in partitions:  # (once: a later assignment reads on from the group's offsets)
             position = self._restored.pop((tp.topic, tp.partition), None)
@@ -355,7 +339,9 @@ class FromKafka(_KafkaSource[T]):
 
         no_timestamp = ck.TIMESTAMP_NOT_AVAILABLE
         for msg in messages:
-            await self._between()
+            cut = self._cut_wait()
+            if cut is not None:
+                await cut
             if self.stopped:
                 return  # not emitted, so not committed: read again after a restart
             err = msg.error()
@@ -373,7 +359,10 @@ class FromKafka(_KafkaSource[T]):
                     await self.emit_acked(x, ack, {"timestamp": ms / 1000})
             else:
                 ack()  # handled: a tombstone or rejected input must not stall the partition
-            await self._handled(key, msg.offset())
+            self._done[key] = msg.offset() + 1  # (durable state: where to go on)
+            due = self._element_done()
+            if due is not None:
+                await due
 
 
 class FromKafkaBatched(_KafkaSource[list[Any]]):
@@ -475,7 +464,9 @@ class FromKafkaBatched(_KafkaSource[list[Any]]):
         for partition in sorted(carry):
             if not carry[partition]:
                 continue
-            await self._between()
+            cut = self._cut_wait()
+            if cut is not None:
+                await cut
             if self.stopped:
                 return False
             messages = carry[partition]
@@ -490,7 +481,10 @@ class FromKafkaBatched(_KafkaSource[list[Any]]):
                 await self.emit_acked(elements, ack)
             else:
                 ack()
-            await self._handled((self.topic, partition), batch[-1].offset())
+            self._done[(self.topic, partition)] = batch[-1].offset() + 1
+            due = self._element_done()
+            if due is not None:
+                await due
         return any(carry.values())
 
 

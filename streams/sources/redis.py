@@ -43,7 +43,6 @@ class FromRedisStream(Source[dict[str, Any]]):
     """
 
     _label = "from_redis_stream"
-    _checkpointer: Any = None  # a streams.state.Checkpointer: pause between entries
 
     def __init__(
         self,
@@ -221,9 +220,9 @@ class FromRedisStream(Source[dict[str, Any]]):
 
     async def _deliver_all(self, entries: list[Entry]) -> None:
         for key, entry_id, raw in entries:
-            checkpointer = self._checkpointer
-            if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
-                await checkpointer.between(self)
+            cut = self._cut_wait()
+            if cut is not None:
+                await cut
             if self.stopped:  # the rest stays pending (group) or unread (cursor)
                 return
             skip = self._skip.get(key)
@@ -233,10 +232,9 @@ class FromRedisStream(Source[dict[str, Any]]):
                 continue
             await self._deliver(key, entry_id, raw)
             self._done[key] = entry_id
-            if checkpointer is not None and checkpointer.attention:
-                due = checkpointer.handled(self)
-                if due is not None:
-                    await due
+            due = self._element_done()
+            if due is not None:
+                await due
 
     def _restore(self, positions: dict[StreamKey, str]) -> None:
         """Go on after the entries of a restored checkpoint."""

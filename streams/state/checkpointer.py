@@ -408,8 +408,6 @@ class Checkpointer:
             self._periodic = asyncio.ensure_future(self.checkpoint())
             try:
                 await asyncio.shield(self._periodic)
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # kept for stop(), which raises it
                 self._failure = exc
                 return

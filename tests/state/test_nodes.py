@@ -173,19 +173,28 @@ def test_stopped_half_way_and_restarted(kind, open_store):
     assert (first and second) or kind == "slice_ended"
 
 
+def killed_and_restarted(build, items, keep):
+    """Run over ``items`` with a checkpoint every 7, lose every checkpoint after ``keep``
+    (a crash right after it: what the first run did later is lost, its output too, as a
+    durable sink would truncate it), and restart. Returns what the first run emitted up to
+    that checkpoint, what the restart emitted, an uninterrupted run's output and the
+    restored position."""
+    expected = one_input(build, items, MemoryStore())
+    store = Store(keep=keep)
+    first = one_input(build, items, store, every=7, wait_for_commit=True)
+    (kept,) = store.lengths
+    position = store.load().positions
+    store.keep = None
+    second = one_input(build, items, store)
+    return first[:kept], second, expected, position
+
+
 @pytest.mark.parametrize("kind", ONE_INPUT)
 def test_killed_after_a_checkpoint_and_restarted(kind):
-    """A crash right after checkpoint 2 (item 14): what the first run did later is lost
-    (its output too, as a durable sink would truncate it) and is done again."""
-    build = ONE_INPUT[kind]
-    expected = one_input(build, ITEMS, MemoryStore())
-    store = Store(keep=2)
-    first = one_input(build, ITEMS, store, every=7, wait_for_commit=True)
-    (kept,) = store.lengths
-    assert store.load().positions == {"src": 14}
-    store.keep = None
-    second = one_input(build, ITEMS, store)
-    assert first[:kept] + second == expected
+    """A crash right after checkpoint 2 (item 14) is done again from there."""
+    before, after, expected, position = killed_and_restarted(ONE_INPUT[kind], ITEMS, keep=2)
+    assert position == {"src": 14}
+    assert before + after == expected
 
 
 # ------------------------------------------------------------------ two inputs
@@ -361,15 +370,9 @@ def test_event_time_windows_stopped_half_way_and_restarted(kind, open_store):
 
 @pytest.mark.parametrize("kind", WINDOWS)
 def test_event_time_windows_killed_after_a_checkpoint_and_restarted(kind):
-    build = WINDOWS[kind]
-    expected = one_input(build, WINDOW_ITEMS, MemoryStore())
-    store = Store(keep=3)
-    first = one_input(build, WINDOW_ITEMS, store, every=7, wait_for_commit=True)
-    (kept,) = store.lengths
-    assert store.load().positions == {"src": 21}
-    store.keep = None
-    second = one_input(build, WINDOW_ITEMS, store)
-    assert first[:kept] + second == expected
+    before, after, expected, position = killed_and_restarted(WINDOWS[kind], WINDOW_ITEMS, 3)
+    assert position == {"src": 21}
+    assert before + after == expected
 
 
 def test_event_time_windows_need_their_state():
@@ -410,12 +413,7 @@ def test_nodes_with_workers_are_empty_at_every_cut(kind):
         node.sink(_slowly)  # a slow consumer: the workers hold elements between cuts
         return node
 
-    expected = one_input(build, ITEMS, MemoryStore())
+    before, after, expected, position = killed_and_restarted(build, ITEMS, keep=2)
     assert expected == ITEMS
-    store = Store(keep=2)
-    first = one_input(build, ITEMS, store, every=7, wait_for_commit=True)
-    (kept,) = store.lengths
-    assert kept == 14 and store.load().positions == {"src": 14}  # all of it had gone through
-    store.keep = None
-    second = one_input(build, ITEMS, store)
-    assert first[:kept] + second == expected
+    assert len(before) == 14 and position == {"src": 14}  # all of it had gone through
+    assert before + after == expected
