@@ -29,6 +29,9 @@ class NoStart:
     def __repr__(self) -> str:
         return "<first element>"
 
+    def __reduce__(self) -> str:
+        return "NO_START"  # the one instance survives pickling (a stored state)
+
 
 NO_START = NoStart()
 """Default ``start`` of ``accumulate``: the first element becomes the state."""

@@ -648,7 +648,8 @@ def scatter(upstream: Stream[Any], client: Any = None, batch_size: int | None = 
     client = default_client() if client is None else client
     if batch_size is not None:
         positive_int("scatter", "batch_size", batch_size)
-        upstream = Batch(upstream, batch_size, timeout)
+        name = options.get("stream_name")  # a named scatter names its batch (checkpoints)
+        upstream = Batch(upstream, batch_size, timeout, stream_name=name and f"{name}.batch")
     elif timeout is not None:
         raise ValueError("scatter: timeout= only applies with batch_size=")
     return Scatter(upstream, DaskContext(client, batch_size), **options)

@@ -179,7 +179,7 @@ def test_every_public_method_is_listed_here():
     views = {"to_batch", "to_dataframe"}  # streams.collection / streams.dataframe views
     seeing = {"enable_metrics", "disable_metrics", "metrics", "live"}  # metrics, display
     event_time = {"window"}  # streams.windows
-    durable = {"sink_to_sqlite"}  # streams.state
+    durable = {"sink_to_sqlite", "durable_input"}  # streams.state
     assert {
         name for name, _ in public_methods()
     } == listed | protocol | views | seeing | event_time | durable

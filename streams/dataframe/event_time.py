@@ -145,7 +145,7 @@ class FrameWindows(Stream[pd.DataFrame]):
             partition=None if clock.partition is None else self._partition_of,
             per_key=clock.per_key,
         )
-        options.pop("stream_name", None)
+        name = options.pop("stream_name", None)  # this node's, not the inner windows'
         if "allowed_lateness" in options:
             options["allowed_lateness"] = _ns(options["allowed_lateness"], self._datetimes)
         self.windows = EventWindow(
@@ -161,7 +161,7 @@ class FrameWindows(Stream[pd.DataFrame]):
         self.windows.sink(self._panes.append)
         self.windows.late.sink(lambda row: self._late_rows.append(row[0]))
         self.example = self._panes_frame([])
-        super().__init__(frame.stream)
+        super().__init__(frame.stream, stream_name=name)
         self.late: Stream[pd.DataFrame] = Stream(stream_name=f"{self._describe()}.late")
         """Frames of the rows no window accepted (too late)."""
         self._runtime.absorb(self.late._runtime)

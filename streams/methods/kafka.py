@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 if TYPE_CHECKING:
     from ..sinks.kafka import ToKafka
     from ..sources.kafka import FromKafka, FromKafkaBatched
+    from ..state.kafka import ToKafkaExactlyOnce
 
 T = TypeVar("T")
 
@@ -230,8 +231,13 @@ class KafkaMethods(Generic[T]):
         )
 
     def to_kafka(
-        self: Any, topic: str, producer_config: Mapping[str, Any], **kwargs: Any
-    ) -> ToKafka:
+        self: Any,
+        topic: str,
+        producer_config: Mapping[str, Any],
+        exactly_once: bool = False,
+        marker_topic: str | None = None,
+        **kwargs: Any,
+    ) -> ToKafka | ToKafkaExactlyOnce:
         """Produce every element to a Kafka topic and pass on what was delivered.
 
         Elements must be ``bytes`` or ``str``; anything else (serialize dicts first,
@@ -244,18 +250,34 @@ class KafkaMethods(Generic[T]):
         outstanding deliveries; ``destroy()`` flushes them (up to 10 s) and closes the
         producer.
 
+        With ``exactly_once=True`` (durable state, :mod:`streams.state`) the graph runs
+        under a :class:`~streams.state.Checkpointer` and each element reaches the topic
+        exactly once, even across crashes: the elements since the last checkpoint are
+        stored with the next one (its *outbox*), then sent in one Kafka transaction with
+        a marker record on ``marker_topic``; a restore sends again only the outboxes
+        whose marker Kafka has not got. Elements appear a checkpoint at a time, to
+        consumers reading with ``isolation.level=read_committed``; the sink needs a
+        ``stream_name`` (its transactional id defaults to ``streams-<stream_name>``) and
+        passes nothing downstream.
+
         Parameters
         ----------
         topic : str
             The topic to write to.
         producer_config : dict
             librdkafka producer configuration, with ``bootstrap.servers`` at least.
+        exactly_once : bool
+            Deliver through checkpoints and Kafka transactions (see above).
+        marker_topic : str, optional
+            With ``exactly_once``: the topic whose partition 0 records the delivered
+            checkpoints (default ``<topic>.commits``).
         **kwargs
-            Node options: ``stream_name``, ``on_error``...
+            Node options: ``stream_name``, ``on_error``...; with ``exactly_once`` also
+            ``max_pending`` (elements after which a checkpoint is asked for, 100 000).
 
         Returns
         -------
-        ToKafka
+        ToKafka or ToKafkaExactlyOnce
 
         Examples
         --------
@@ -280,6 +302,12 @@ class KafkaMethods(Generic[T]):
         --------
         from_kafka
         """
+        if exactly_once:
+            from ..state.kafka import ToKafkaExactlyOnce
+
+            return ToKafkaExactlyOnce(self, topic, producer_config, marker_topic, **kwargs)
+        if marker_topic is not None:
+            raise TypeError("to_kafka: marker_topic goes with exactly_once=True")
         from ..sinks.kafka import ToKafka
 
         return ToKafka(self, topic, producer_config, **kwargs)

@@ -8,12 +8,14 @@ from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from ..sinks.basic import FuncSink, SinkList, TextFileSink
+    from ..state.wal import DurableInput
 
 T = TypeVar("T")
 
 
 class SinkMethods(Generic[T]):
-    """``sink``, ``sink_to_list``, ``sink_to_textfile``, ``sink_to_sqlite``."""
+    """``sink``, ``sink_to_list``, ``sink_to_textfile``, ``sink_to_sqlite``,
+    ``durable_input``."""
 
     def sink(self: Any, func: Callable[..., Any], *args: Any, **kwargs: Any) -> FuncSink[T]:
         """Call a function on every element.
@@ -138,6 +140,63 @@ class SinkMethods(Generic[T]):
         from ..state.sinks import SQLiteSink
 
         return SQLiteSink(self, table, store, key, **kwargs)
+
+    def durable_input(
+        self: Any, store: Any, max_backlog: int = 10_000, **kwargs: Any
+    ) -> DurableInput[T]:
+        """Log every element into ``store`` before anything processes it, making any
+        input replayable by a :class:`~streams.state.Checkpointer`.
+
+        For inputs that cannot go back to a position (TCP, HTTP, websockets, MQTT,
+        ``from_q``, ``from_periodic``, ``emit()`` calls). The upstream's ``emit``
+        resolves once the element is durable in the log; the graph after the log is
+        fed from it and restored from checkpoints as any graph: a restore replays the
+        logged elements after the checkpoint, in order, then new ones. A committed
+        checkpoint deletes the entries it covers. The graph is cut in two at the log:
+        the part before it must hold no state, and the checkpointer starts and stops
+        its sources with the log.
+
+        Parameters
+        ----------
+        store : SQLiteStore or MemoryStore
+            The checkpointer's store; a SQLite log is a table of its file, written in a
+            worker thread (elements arriving during a write go in the next one).
+        max_backlog : int, optional
+            How many logged elements may wait to be pushed on; beyond that the
+            upstream's ``emit`` also waits for room.
+        **kwargs
+            Node options; ``stream_name`` is required (it names the log).
+
+        Returns
+        -------
+        streams.state.wal.DurableInput
+            The source heading the graph after the log.
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> from streams import Stream
+        >>> from streams.state import Checkpointer, MemoryStore
+        >>> store = MemoryStore()
+        >>> def run(words):
+        ...     source = Stream()  # emit() calls: not replayable by themselves
+        ...     logged = source.durable_input(store, stream_name="words")
+        ...     count = logged.accumulate(lambda n, w: n + 1, start=0, stream_name="count")
+        ...     async def main():
+        ...         async with Checkpointer(logged, store=store, interval=None):
+        ...             for word in words:
+        ...                 await source.emit(word)  # returns once the word is logged
+        ...             await logged.drain()  # until the graph caught up with the log
+        ...         return count.state
+        ...     return asyncio.run(main())
+        >>> run(["a", "b", "c"])
+        3
+        >>> run(["d"])  # a new graph on the same store goes on from its checkpoint
+        4
+        """
+        from ..state.wal import DurableInput
+
+        return DurableInput(self, store, max_backlog, **kwargs)
 
     def sink_to_textfile(
         self: Any,

@@ -34,6 +34,46 @@ __all__ = [
 T = TypeVar("T")
 
 
+class _Pausable:
+    """A node whose held elements a checkpoint stores (see ``streams/state/timed.py``):
+    a checkpoint's cut pauses it between two pushes instead of waiting for it to empty.
+
+    Without a checkpointer ``_resume`` and ``_pushed`` stay ``None``: a push costs one
+    or two attribute checks more.
+    """
+
+    _delivering: int
+    _resume: asyncio.Future[None] | None = None  # set while a cut is being taken
+    _pushed: asyncio.Future[None] | None = None  # a cut waits for the push under way
+
+    def _pause(self, resume: asyncio.Future[None]) -> asyncio.Future[None] | None:
+        """Start no new push until ``resume`` is done (a checkpoint's cut).
+
+        Returns ``None`` if no push is under way, else a future done when it has ended.
+        """
+        self._resume = resume
+        if not self._delivering:
+            return None
+        if self._pushed is None:
+            self._pushed = resume.get_loop().create_future()
+        return self._pushed
+
+    def _push_ended(self) -> None:
+        """A push ended: tell the cut waiting for it."""
+        pushed, self._pushed = self._pushed, None
+        if pushed is not None and not pushed.done():
+            pushed.set_result(None)
+
+    async def _paused(self) -> None:
+        """Between two pushes while ``_resume`` is set: wait until the cut is taken."""
+        self._push_ended()
+        while (resume := self._resume) is not None:
+            if not resume.done():
+                await asyncio.shield(resume)
+            if self._resume is resume:
+                self._resume = None
+
+
 class Buffer(BoundedWorker[T]):
     """Node behind :meth:`Stream.buffer`: a queue of at most ``n`` elements between a fast
     producer and a slower consumer."""
@@ -67,7 +107,7 @@ class Buffer(BoundedWorker[T]):
             await self._push_async(x, md)
 
 
-class Latest(Worker[T]):
+class Latest(_Pausable, Worker[T]):
     """Node behind :meth:`Stream.latest`: pass on only the newest element while the
     consumer is busy (and hold it, refs retained, while there is no consumer)."""
 
@@ -92,11 +132,16 @@ class Latest(Worker[T]):
 
     async def _work(self) -> None:
         while self._next is not None:
+            if self._resume is not None:  # a checkpoint's cut: push nothing new now
+                await self._paused()
+                continue
             (x, md), self._next = self._next, None
             await self._push_async(x, md)
+            if self._pushed is not None:
+                self._push_ended()
 
 
-class Delay(BoundedWorker[T]):
+class Delay(_Pausable, BoundedWorker[T]):
     """Node behind :meth:`Stream.delay`: emit each element ``interval`` seconds after it
     arrived, holding at most ``maxsize`` of them."""
 
@@ -138,9 +183,16 @@ class Delay(BoundedWorker[T]):
             if not self._hurry and due > loop.time():
                 await self._alarm.sleep_until(due)
                 continue
+            # a checkpoint's cut: push nothing new now (unless emitters wait for room:
+            # they are inside an element, the cut waits for them)
+            if self._resume is not None and not self._waiting:
+                await self._paused()
+                continue
             self._queue.popleft()
             self._made_room()
             await self._push_async(x, md)
+            if self._pushed is not None:
+                self._push_ended()
 
     async def _flush(self) -> bool:
         if self._worker is None:
@@ -194,7 +246,7 @@ class RateLimit(Stream[T]):
         await wait(self._push(x, self, metadata))
 
 
-class TimedWindow(Stream[Any]):
+class TimedWindow(_Pausable, Stream[Any]):
     """Node behind :meth:`Stream.timed_window`: every ``interval`` seconds, emit the list
     of what arrived since the last emission."""
 
@@ -208,6 +260,7 @@ class TimedWindow(Stream[Any]):
         self._emitting: Completion | None = None  # while a window is being accepted
         self._lock: asyncio.Lock | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._due: float | None = None  # the loop time of the next tick
         super().__init__(upstream, **options)
         self._require_loop()
 
@@ -222,6 +275,7 @@ class TimedWindow(Stream[Any]):
             loop = asyncio.get_running_loop()
             # ticks count from now, when the node got its loop, not from when the task
             # first runs: a window built then filled at once closes one interval later
+            self._due = loop.time() + self.interval
             self._ticker = loop.create_task(self._tick(loop.time()))
 
     def _close(self) -> None:
@@ -235,7 +289,8 @@ class TimedWindow(Stream[Any]):
         while True:
             # the next tick not in the past (ticks missed while a window was slow are skipped)
             k = max(k + 1, math.ceil((loop.time() - start) / self.interval))
-            await sleep_until(start + k * self.interval)
+            self._due = due = start + k * self.interval
+            await sleep_until(due)
             await self._emit_window()
 
     def _empty(self) -> Any:
@@ -266,6 +321,8 @@ class TimedWindow(Stream[Any]):
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if self._resume is not None:  # a checkpoint's cut: the window stays open
+                await self._paused()
             out, md = self._take()
             self._emitting = done = Completion()
             try:
@@ -273,6 +330,8 @@ class TimedWindow(Stream[Any]):
             finally:
                 self._emitting = None
                 done.set()
+                if self._pushed is not None:
+                    self._push_ended()
 
     async def _flush(self) -> bool:
         busy = False

@@ -180,10 +180,21 @@ class Source(Stream[T]):
             loop.call_soon_threadsafe(self._alarm.ring)
 
     async def sleep(self, seconds: float) -> None:
-        """Pause ``run`` for ``seconds`` of loop time, or until :meth:`stop`."""
-        if not self.stopped:
-            loop = asyncio.get_running_loop()
-            await self._alarm.sleep_until(loop.time() + seconds)
+        """Pause ``run`` for ``seconds`` of loop time, or until :meth:`stop`.
+
+        A source sleeps between two elements: a checkpoint's cut (see
+        :mod:`streams.state`) started meanwhile is taken without waiting for it to wake.
+        """
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        while not self.stopped:
+            cut = self._cut_wait()
+            if cut is not None:
+                await cut
+            elif loop.time() < until:
+                await self._alarm.sleep_until(until)
+            else:
+                return
 
     def wait(self) -> Any:
         """Wait until the source is done: it produced everything and all of it was
@@ -221,6 +232,11 @@ class Source(Stream[T]):
         if checkpointer is not None and checkpointer.attention and checkpointer.cutting:
             return checkpointer.between(self)
         return None
+
+    def _cut_started(self) -> None:
+        """A checkpoint's cut started: a source waiting for input looks at it now (a
+        source that waits other than in :meth:`sleep` overrides this to wake up)."""
+        self._alarm.ring()
 
     def _element_done(self) -> Any:
         """After an element was handled (its position moved on): an awaitable if a

@@ -256,10 +256,16 @@ class Filenames(Source[str]):
     async def run(self) -> None:
         while True:
             for name in sorted(set(glob.glob(self.pattern, recursive=True)) - self.seen):
+                cut = self._cut_wait()
+                if cut is not None:
+                    await cut
                 if self.stopped:  # checked before each name: a stop loses none
                     return
-                self.seen.add(name)
+                self.seen.add(name)  # (durable state: the names handled at a cut)
                 await self.emit(name)
+                due = self._element_done()
+                if due is not None:
+                    await due
             if self.stopped:
                 return
             await self.sleep(self.poll_interval)

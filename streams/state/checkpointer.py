@@ -148,10 +148,21 @@ class Checkpointer:
         self._armed = 0  # how many times the sources were asked to wait
         self._stopping = False  # stop(): the sources end at the next cut
         self._failure: Exception | None = None  # a periodic checkpoint that failed
+        self.taking = 0  # the id of the checkpoint being cut
 
     # -------------------------------------------------------------- the graph
 
     def _examine(self, nodes: list[Stream[Any]]) -> tuple[dict[str, Any], dict[str, Any]]:
+        from .wal import after_durable_inputs
+
+        nodes = after_durable_inputs(nodes, self.store)  # a logged input: the graph after it
+        looped = _in_a_cycle(nodes)
+        if looped is not None:
+            raise DurabilityError(
+                f"{looped._describe()}: this node is in a cycle of the graph; a cut needs "
+                "every element to leave the graph, so a graph with a cycle cannot be "
+                "checkpointed"
+            )
         sources: dict[str, Any] = {}
         stateful: dict[str, Any] = {}
         for node in nodes:
@@ -161,6 +172,12 @@ class Checkpointer:
             why = adapter.why_not(node)
             if why:
                 raise DurabilityError(f"{node._describe()}: {why}")
+            if node._dask is not None and not adapter.distributed:
+                raise DurabilityError(
+                    f"{node._describe()}: on a distributed stream this node holds Dask "
+                    "futures, which cannot be stored (they live only as long as the "
+                    "cluster): gather() first"
+                )
             if node.name is None:
                 kind = "source" if isinstance(node, Source) else "stateful node"
                 raise DurabilityError(
@@ -175,9 +192,10 @@ class Checkpointer:
         for node in nodes:
             if isinstance(node, Source) and str(node.name) not in sources:
                 raise DurabilityError(
-                    f"{node._describe()}: this source cannot be restored to a position "
-                    "(yet: durable mode replays from_iterable and from_textfile so far), so a "
-                    "restore would lose its elements since the last checkpoint"
+                    f"{node._describe()}: this source cannot be restored to a position, "
+                    "so a restore would lose its elements since the last checkpoint; log "
+                    "them with .durable_input(store, stream_name=...) to make them "
+                    "replayable"
                 )
         return sources, stateful
 
@@ -207,6 +225,8 @@ class Checkpointer:
         sources and the checkpoint timer."""
         loop = asyncio.get_running_loop()
         self._lock = asyncio.Lock()
+        for node, adapter in (self.sources | self.stateful).values():
+            adapter.attached(node, self)
         restored = await self._off_loop(self.store.load)
         if restored is not None:
             crash_point("restore_loaded")
@@ -254,13 +274,15 @@ class Checkpointer:
     async def between(self, source: Source[Any]) -> None:
         """Called by a source before it takes its next element: wait while a cut is
         being taken."""
-        while self._pending is not None:
-            self._parked.add(source)
-            resume = self._resume
-            assert resume is not None
-            self._poke()
-            await asyncio.shield(resume)
-        self._parked.discard(source)
+        try:
+            while self._pending is not None:
+                self._parked.add(source)
+                resume = self._resume
+                assert resume is not None
+                self._poke()
+                await asyncio.shield(resume)
+        finally:  # (also if the wait is cancelled: the source is not parked any more)
+            self._parked.discard(source)
 
     def handled(self, source: Source[Any]) -> Any:
         """Called by a source after each element was handled: counts for ``every``;
@@ -287,6 +309,8 @@ class Checkpointer:
         self._resume = loop.create_future()
         self.attention = True
         self._armed += 1
+        for node, _ in self.sources.values():
+            node._cut_started()  # an idle source parks now, not at its next element
 
     def _poke(self) -> None:
         pending = self._pending
@@ -324,7 +348,9 @@ class Checkpointer:
                 await self._off_loop(self.store.commit, checkpoint)
                 self.last_id = checkpoint.id
                 for node, adapter in (self.sources | self.stateful).values():
-                    adapter.committed(node)  # e.g. acknowledge what the checkpoint holds
+                    after = adapter.committed(node)  # e.g. acknowledge what it holds
+                    if after is not None:  # e.g. send its outbox to Kafka
+                        await after
             finally:  # (not a later arming: every= may ask during the commit)
                 if self._pending is not None and mine in (None, self._armed):
                     self._release()
@@ -349,29 +375,72 @@ class Checkpointer:
             timeout = min(timeout * 2, 30.0)  # a slow consumer gets longer to catch up
 
     async def _quiet_within(self, timeout: float) -> bool:
+        """Wait at most ``timeout`` loop seconds for the quiescent instant; return whether
+        it came (the caller then takes the cut at once, before its next ``await``).
+
+        Quiescent: every source waits between two elements and nothing is on its way.
+        A node whose held elements go into the snapshot (its adapter's
+        ``queue_in_snapshot``: ``delay``, ``latest``, ``timed_window``) is not waited
+        for to empty, only for the element it may be pushing; once the sources wait, it
+        is asked to start no new push until the cut is taken (or given up), so a busy
+        ``delay`` does not hold the cut until it runs dry.
+        """
         runtime = next(iter(self.sources.values()))[0]._runtime if self.sources else None
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         pending = self._pending
         assert pending is not None
-        while True:
-            self._poke()
-            try:
-                await asyncio.wait_for(asyncio.shield(pending), max(deadline - loop.time(), 0))
-            except TimeoutError:
-                return False
-            busy = [t for t in (runtime.tasks if runtime else ()) if not t.done()]
-            if not busy:
-                return True
-            try:  # elements still on their way (async sinks, buffers)
-                left = max(deadline - loop.time(), 0)
-                await asyncio.wait_for(asyncio.shield(settled(busy)), left)
-            except TimeoutError:
-                return False
-            if not self._quiet():  # a source started a new element meanwhile: wait again
-                self._pending = pending = loop.create_future()
+        holding = [
+            (node, adapter)
+            for node, adapter in self.stateful.values()
+            if getattr(adapter, "queue_in_snapshot", False)
+        ]
+        resume: asyncio.Future[None] = loop.create_future()  # they push on once it is done
+        try:
+            while True:
+                self._poke()
+                try:
+                    left = max(deadline - loop.time(), 0)
+                    await asyncio.wait_for(asyncio.shield(pending), left)
+                except TimeoutError:
+                    return False
+                busy: list[asyncio.Future[Any]] = []
+                resting: set[asyncio.Future[Any]] = set()  # their own tasks (worker)
+                for node, adapter in holding:
+                    pushing, own = adapter.pause(node, resume)
+                    if pushing is not None:
+                        busy.append(pushing)  # the element it is pushing is on its way
+                    if own is not None:
+                        resting.add(own)  # (asleep or paused: its queue is in the snapshot)
+                tasks = runtime.tasks if runtime else ()
+                busy += [t for t in tasks if not t.done() and t not in resting]
+                if not busy:
+                    fetching = [
+                        asyncio.ensure_future(f)
+                        for node, adapter in self.stateful.values()
+                        if (f := adapter.settle(node)) is not None
+                    ]
+                    if not fetching:
+                        return True
+                    try:  # e.g. a Dask state's value, fetched from the cluster
+                        left = max(deadline - loop.time(), 0)
+                        await asyncio.wait_for(asyncio.gather(*fetching), left)
+                    except TimeoutError:
+                        return False
+                    continue  # (a fetch that failed fails the checkpoint with its error)
+                try:  # elements still on their way (async sinks, buffers)
+                    left = max(deadline - loop.time(), 0)
+                    await asyncio.wait_for(asyncio.shield(settled(busy)), left)
+                except TimeoutError:
+                    return False
+                if not self._quiet():  # a source started a new element meanwhile: wait again
+                    self._pending = pending = loop.create_future()
+        finally:  # (the paused nodes go on after the cut is taken)
+            if not resume.done():
+                resume.set_result(None)
 
     def _take(self, checkpoint_id: int) -> Checkpoint:
+        self.taking = checkpoint_id  # the id adapters' snapshots belong to
         state = {name: a.snapshot(node) for name, (node, a) in self.stateful.items()}
         positions = {name: a.snapshot(node) for name, (node, a) in self.sources.items()}
         tables = [
@@ -455,3 +524,26 @@ def _fingerprint(sources: dict[str, Any], stateful: dict[str, Any]) -> str:
         f"{name}:{type(node).__name__}" for name, (node, _) in (sources | stateful).items()
     )
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _in_a_cycle(nodes: list[Stream[Any]]) -> Stream[Any] | None:
+    """A node of ``nodes`` that can reach itself through downstream edges, if any."""
+    done: set[int] = set()
+    for start in nodes:
+        if id(start) in done:
+            continue
+        path: set[int] = {id(start)}
+        stack = [(start, iter(start.downstreams))]
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.discard(id(node))
+                done.add(id(node))
+            elif id(child) in path:
+                return child
+            elif id(child) not in done:
+                path.add(id(child))
+                stack.append((child, iter(child.downstreams)))
+    return None

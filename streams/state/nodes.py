@@ -27,6 +27,8 @@ __all__ = ["Adapter", "adapter_of", "register"]
 class Adapter:
     """How one kind of node is checkpointed (the default: it holds nothing)."""
 
+    distributed = False  # its state is local values even on a distributed stream
+
     unsupported: str | None = None  # why this stateful kind cannot be checkpointed yet
 
     def why_not(self, node: Any) -> str | None:
@@ -40,11 +42,21 @@ class Adapter:
     def restore(self, node: Any, value: Any) -> None:
         raise NotImplementedError
 
+    def attached(self, node: Any, checkpointer: Any) -> None:
+        """``checkpointer`` runs the node's graph (called before any restore)."""
+
+    def settle(self, node: Any) -> Any:
+        """What to await, with the sources waiting and nothing on its way, before the
+        node's state can be read (``None``: nothing; e.g. a Dask state's fetch)."""
+        return None
+
     def before_commit(self, node: Any) -> None:
         """Make what the node wrote durable before the checkpoint commits."""
 
-    def committed(self, node: Any) -> None:
-        """The checkpoint holding the node's state at the cut has committed."""
+    def committed(self, node: Any) -> Any:
+        """The checkpoint holding the node's state at the cut has committed; may return
+        an awaitable the checkpoint waits for (e.g. the output it releases)."""
+        return None
 
 
 _ADAPTERS: dict[str, Adapter] = {}  # "module.Class" -> adapter (classes imported lazily)
@@ -326,6 +338,17 @@ class _FromTextFile(Adapter):
         node._seek(*value)
 
 
+@register("streams.sources.files.Filenames")
+class _Filenames(Adapter):
+    """The paths emitted so far; a restore emits only the others."""
+
+    def snapshot(self, node: Any) -> Any:
+        return sorted(node.seen)
+
+    def restore(self, node: Any, value: Any) -> None:
+        node.seen = set(value)
+
+
 @register("streams.sources.kafka._KafkaSource")
 class _Kafka(Adapter):
     """The next offset of each partition after the last element handled; a restore
@@ -356,38 +379,12 @@ class _RedisStream(Adapter):
 
 # buffer and map_async hold elements only while their worker runs: the cut waits until no
 # worker runs (see Checkpointer._quiet_within), so they are empty at every cut and need no
-# adapter. (latest() without a consumer keeps its newest element: still refused.)
-
-# ------------------------------------------------------------------ not yet
-
-
-def _not_yet(kind: str) -> None:
-    class _NotYet(Adapter):
-        unsupported = (
-            f"the state of {kind} cannot be checkpointed yet; durable mode supports "
-            "accumulate, slice, unique, sliding_window, frequencies, collect, partition "
-            "(without timeout), partition_unique, zip, combine_latest, zip_latest, "
-            "event-time windows, buffer, map_async, from_kafka, from_kafka_batched, "
-            "from_redis_stream, "
-            "from_iterable, from_textfile and sink_to_textfile(durable=True) so far"
-        )
-
-    _ADAPTERS[kind] = _NotYet()
+# adapter. The processing-time nodes, Dask's and the DataFrame windows have their adapters
+# in the modules imported below.
 
 
-for _kind in (
-    "streams.operators.time.Latest",
-    "streams.operators.time.Delay",
-    "streams.operators.time.RateLimit",
-    "streams.operators.time.TimedWindow",
-    "streams.operators.time.TimedWindowUnique",
-    "streams.dask.Scatter",
-    "streams.dask.Gather",
-    "streams.dask.Batch",  # subclasses of supported kinds, not covered by their adapters
-    "streams.dask.RemoteUnique",
-    "streams.dataframe.event_time.FrameWindows",
-):
-    _not_yet(_kind)
-
-
+from . import distributed as _distributed  # noqa: E402, F401
 from . import event_time as _event_time  # noqa: E402, F401  (registers its adapter)
+from . import frames as _frames  # noqa: E402, F401
+from . import kafka as _kafka  # noqa: E402, F401
+from . import timed as _timed  # noqa: E402, F401

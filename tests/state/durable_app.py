@@ -108,6 +108,38 @@ async def r7(work, args):
     await count_users(work, args, source, source.flatten().map(killer(args.kill_at)))
 
 
+async def r8(work, args):
+    """Kafka to Kafka, exactly once: a record per message with its user's running count."""
+    conf = {
+        "bootstrap.servers": args.servers,
+        "group.id": "counters",
+        "auto.offset.reset": "earliest",
+    }
+    source = Stream.from_kafka_batched(
+        "orders", conf, poll_interval=0.01, max_batch_size=50, decode="utf-8", stream_name="orders"
+    )
+    values = source.flatten().map(killer(args.kill_at))  # "u7:1234": user, message id
+    counts = values.accumulate(
+        lambda last, v: (last[0] + 1, v),
+        start=(0, ""),
+        key=lambda v: v.split(":")[0],
+        stream_name="counts",
+    )
+    records = counts.map(lambda kv: f"{kv[1][1]},{kv[1][0]}")  # "u7:1234,25"
+    out = {"bootstrap.servers": args.servers}
+    records.to_kafka("counts", out, exactly_once=True, stream_name="counts out")
+    count = values.accumulate(lambda n, v: n + 1, start=0, stream_name="n")
+    done = asyncio.Event()
+    count.sink(lambda n: n == args.lines and done.set())
+    store = SQLiteStore(work / "state.db")
+    ck = Checkpointer(source, store=store, interval=None, every=args.every, wait_for_commit=True)
+    async with ck:
+        note_restore(work, ck)
+        if count.state != args.lines:
+            await done.wait()
+    (work / "result.json").write_text(json.dumps({"n": count.state, "last_id": ck.last_id}))
+
+
 async def r9(work, args):
     """Counts per user from a Redis stream read by a consumer group."""
     source = Stream.from_redis_stream(
@@ -126,7 +158,7 @@ async def r9(work, args):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("program", choices=["r1", "r2", "r7", "r9"])
+    parser.add_argument("program", choices=["r1", "r2", "r7", "r8", "r9"])
     parser.add_argument("work", type=Path)
     parser.add_argument("--kill-at", type=int, default=-1)
     parser.add_argument("--every", type=int, default=1)
@@ -134,7 +166,7 @@ def main():
     parser.add_argument("--lines", type=int, default=10_000)
     parser.add_argument("--servers", default="")
     args = parser.parse_args()
-    asyncio.run({"r1": r1, "r2": r2, "r7": r7, "r9": r9}[args.program](args.work, args))
+    asyncio.run({"r1": r1, "r2": r2, "r7": r7, "r8": r8, "r9": r9}[args.program](args.work, args))
 
 
 if __name__ == "__main__":

@@ -344,20 +344,6 @@ def test_restored_elements_carry_no_metadata():
     assert ref.count == 0  # 4 is in no later window: its ref was released
 
 
-# ------------------------------------------------------------------ refused
-
-
-def test_partition_with_a_timeout_is_refused_alone():
-    source = Stream.from_iterable([1], stream_name="src")
-    source.partition(2, stream_name="plain")  # fine
-    source.partition(2, timeout=1.0, stream_name="timed")
-    with pytest.raises(DurabilityError, match=r"timed: partition\(timeout=\.\.\.\) cannot"):
-        Checkpointer(source, store=MemoryStore())
-    source = Stream.from_iterable([1], stream_name="src")
-    source.partition(2, stream_name="plain")
-    Checkpointer(source, store=MemoryStore())  # no timeout: accepted
-
-
 @pytest.mark.parametrize("kind", WINDOWS)
 def test_event_time_windows_stopped_half_way_and_restarted(kind, open_store):
     build = WINDOWS[kind]
