@@ -385,7 +385,7 @@ class Checkpointer:
         is asked to start no new push until the cut is taken (or given up), so a busy
         ``delay`` does not hold the cut until it runs dry.
         """
-        runtime = next(iter(self.sources.values()))[0]._runtime if self.sources else None
+        runtimes = list({id(n._runtime): n._runtime for n, _ in self.sources.values()}.values())
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         pending = self._pending
@@ -412,7 +412,7 @@ class Checkpointer:
                         busy.append(pushing)  # the element it is pushing is on its way
                     if own is not None:
                         resting.add(own)  # (asleep or paused: its queue is in the snapshot)
-                tasks = runtime.tasks if runtime else ()
+                tasks = [t for runtime in runtimes for t in runtime.tasks]
                 busy += [t for t in tasks if not t.done() and t not in resting]
                 if not busy:
                     fetching = [
