@@ -316,6 +316,7 @@ class Streaming(OperatorMixin):
         start: Any = _NO_START,
         returns_state: bool = False,
         stream_type: str | None = None,
+        stream_name: str | None = None,
         **kwargs: Any,
     ) -> Streaming:
         """Fold ``func(state, batch, *args, **kwargs)`` over the batches.
@@ -323,6 +324,12 @@ class Streaming(OperatorMixin):
         As :meth:`Stream.accumulate`: with ``returns_state`` the function returns
         ``(new_state, output)``. The example of the result is ``func`` applied to
         ``start`` and this collection's example (when ``start`` is given).
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the state (needed to checkpoint it, see
+            :mod:`streams.state`).
 
         Examples
         --------
@@ -341,11 +348,13 @@ class Streaming(OperatorMixin):
             if returns_state:
                 example = example[1]
             stream = self.stream.accumulate(
-                step, start=start, returns_state=returns_state, **kwargs
+                step, start=start, returns_state=returns_state, stream_name=stream_name, **kwargs
             )
         else:
             example = self.example
-            stream = self.stream.accumulate(step, returns_state=returns_state, **kwargs)
+            stream = self.stream.accumulate(
+                step, returns_state=returns_state, stream_name=stream_name, **kwargs
+            )
         return wrap(stream, example, stream_type=stream_type)
 
     def scatter(self, **kwargs: Any) -> Streaming:
@@ -480,9 +489,18 @@ class Batch(Streaming):
             self.stream.map(lambda b: [x[index] for x in b]), [x[index] for x in self.example]
         )
 
-    def sum(self) -> Streaming:
-        """The running total of all elements so far, one value per batch."""
-        return self.accumulate_partitions(_add_sum, start=0, stream_type="updating")
+    def sum(self, *, stream_name: str | None = None) -> Streaming:
+        """The running total of all elements so far, one value per batch.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the total (needed to checkpoint it, see
+            :mod:`streams.state`).
+        """
+        return self.accumulate_partitions(
+            _add_sum, start=0, stream_type="updating", stream_name=stream_name
+        )
 
     def to_stream(self) -> Stream[Any]:
         """The elements one by one, as a plain :class:`~streams.Stream`."""
@@ -508,6 +526,9 @@ def _with_args(func: Callable[..., Any], args: tuple[Any, ...]) -> Callable[...,
 
 def _add_sum(total: Any, batch: Any) -> Any:
     return total + sum(batch)
+
+
+_add_sum.__name__ = "sum"  # the node's label: accumulate<sum>
 
 
 def _is_batch(example: Any) -> bool:

@@ -14,6 +14,7 @@ oracle tests check a relative error of 1e-9).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,8 @@ class Aggregation:
     #: from the rows the window holds.
     invertible = True
 
+    _name: str | None = None  # the node's label (``accumulate<sum>``); None: the class's
+
     def initial(self, new: Any) -> Any:
         raise NotImplementedError
 
@@ -73,6 +76,27 @@ class Aggregation:
 
     def on_old(self, state: Any, old: Any) -> tuple[Any, Any]:
         raise NotImplementedError
+
+
+def _label_of(aggregation: Aggregation) -> str:
+    """What the node folding ``aggregation`` shows in its label and in errors
+    (``accumulate<sum>``): the method's name, or the class's for one of your own."""
+    return aggregation._name or type(aggregation).__name__
+
+
+class _Named:
+    """``func`` under another name, for the label of the node that calls it: the
+    checkpointer refuses an unnamed stateful node naming it (``accumulate<groupby.sum>``),
+    so the user sees which aggregation needs a ``stream_name``."""
+
+    __slots__ = ("__name__", "func")
+
+    def __init__(self, func: Callable[[Any, Any], Any], name: str) -> None:
+        self.func = func
+        self.__name__ = name
+
+    def __call__(self, state: Any, chunk: Any) -> Any:
+        return self.func(state, chunk)
 
 
 def _zero_like(x: Any) -> Any:
@@ -125,6 +149,8 @@ class Additive(Aggregation):
 class Sum(Additive):
     """Running ``sum``."""
 
+    _name = "sum"
+
     def initial(self, new: Any) -> Any:
         return _zero_like(new)
 
@@ -143,6 +169,8 @@ class Sum(Additive):
 class Count(Additive):
     """Running ``count`` (rows that are not missing)."""
 
+    _name = "count"
+
     def initial(self, new: Any) -> Any:
         return new.iloc[:0].count()
 
@@ -157,6 +185,8 @@ class Count(Additive):
 class Size(Additive):
     """Running ``size`` (rows times columns for a frame, rows for a series)."""
 
+    _name = "size"
+
     def initial(self, new: Any) -> Any:
         return 0
 
@@ -170,6 +200,8 @@ class Size(Additive):
 
 class Mean(Additive):
     """Running ``mean``; the state is ``(sum, count)``."""
+
+    _name = "mean"
 
     def initial(self, new: Any) -> Any:
         return (_zero_like(new), new.iloc[:0].count())
@@ -206,6 +238,7 @@ class Var(Aggregation):
     def __init__(self, ddof: int = 1, sqrt: bool = False) -> None:
         self.ddof = ddof
         self.sqrt = sqrt
+        self._name = "std" if sqrt else "var"
 
     def initial(self, new: Any) -> Any:
         zero = _zero_like(new) * 0.0
@@ -272,7 +305,7 @@ class Min(Aggregation):
     """Running ``min``; in a window it is recomputed from the rows the window holds."""
 
     invertible = False
-    _how = "min"
+    _how = _name = "min"
 
     def initial(self, new: Any) -> Any:
         return getattr(new.iloc[:0], self._how)()
@@ -298,11 +331,13 @@ def _better(how: str, a: Any, b: Any) -> bool:
 class Max(Min):
     """Running ``max``."""
 
-    _how = "max"
+    _how = _name = "max"
 
 
 class ValueCounts(Aggregation):
     """Running ``value_counts()`` of a series, most frequent first."""
+
+    _name = "value_counts"
 
     def initial(self, new: Any) -> Any:
         return new.iloc[:0].value_counts()
@@ -329,40 +364,93 @@ class Reductions:
     """The running reductions of frames and windows, each an :class:`Aggregation` folded
     by ``aggregate``: over all rows so far (a frame) or over the rows in a window.
     ``start`` continues from an earlier state (the aggregation's state: ``(sum, count)``
-    for ``mean``)."""
+    for ``mean``); ``stream_name`` names the node holding the state, which a
+    :class:`~streams.state.Checkpointer` needs (``size``, a property, takes none: use
+    ``aggregate(Size(), stream_name=...)``)."""
 
-    def aggregate(self, aggregation: Aggregation, start: Any = None) -> Any:
+    def aggregate(
+        self, aggregation: Aggregation, start: Any = None, *, stream_name: str | None = None
+    ) -> Any:
         raise NotImplementedError
 
-    def sum(self, start: Any = None) -> Any:
-        """``sum``, after every chunk."""
-        return self.aggregate(Sum(), start)
+    def sum(self, start: Any = None, *, stream_name: str | None = None) -> Any:
+        """``sum``, after every chunk.
 
-    def count(self, start: Any = None) -> Any:
-        """``count`` of the values that are not missing, after every chunk."""
-        return self.aggregate(Count(), start)
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Sum(), start, stream_name=stream_name)
+
+    def count(self, start: Any = None, *, stream_name: str | None = None) -> Any:
+        """``count`` of the values that are not missing, after every chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Count(), start, stream_name=stream_name)
 
     @property
     def size(self) -> Any:
         """``size`` (a property, as in pandas), after every chunk."""
         return self.aggregate(Size())
 
-    def mean(self, start: Any = None) -> Any:
-        """``mean``, after every chunk."""
-        return self.aggregate(Mean(), start)
+    def mean(self, start: Any = None, *, stream_name: str | None = None) -> Any:
+        """``mean``, after every chunk.
 
-    def var(self, ddof: int = 1) -> Any:
-        """``var(ddof=)``, numerically stable (parallel Welford update)."""
-        return self.aggregate(Var(ddof))
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Mean(), start, stream_name=stream_name)
 
-    def std(self, ddof: int = 1) -> Any:
-        """``std(ddof=)``."""
-        return self.aggregate(Var(ddof, sqrt=True))
+    def var(self, ddof: int = 1, *, stream_name: str | None = None) -> Any:
+        """``var(ddof=)``, numerically stable (parallel Welford update).
 
-    def min(self) -> Any:
-        """``min``, after every chunk."""
-        return self.aggregate(Min())
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Var(ddof), stream_name=stream_name)
 
-    def max(self) -> Any:
-        """``max``, after every chunk."""
-        return self.aggregate(Max())
+    def std(self, ddof: int = 1, *, stream_name: str | None = None) -> Any:
+        """``std(ddof=)``.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Var(ddof, sqrt=True), stream_name=stream_name)
+
+    def min(self, *, stream_name: str | None = None) -> Any:
+        """``min``, after every chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Min(), stream_name=stream_name)
+
+    def max(self, *, stream_name: str | None = None) -> Any:
+        """``max``, after every chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(Max(), stream_name=stream_name)

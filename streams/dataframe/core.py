@@ -162,49 +162,111 @@ class Frame(aggs.Reductions, Streaming):
 
     # ------------------------------------------------------------------ running results
 
-    def aggregate(self, aggregation: aggs.Aggregation, start: Any = None) -> Streaming:
+    def aggregate(
+        self, aggregation: aggs.Aggregation, start: Any = None, *, stream_name: str | None = None
+    ) -> Streaming:
         """Fold ``aggregation`` (an :class:`~streams.dataframe.aggregations.Aggregation`)
-        over all chunks so far; one result per chunk."""
+        over all chunks so far; one result per chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`; an updating frame's aggregation holds none).
+        """
         if self._stream_type == "updating":
             # each element replaces the last: aggregate the latest one on its own
             return self.map_partitions(_whole, aggregation, stream_type="updating")
         state = aggregation.initial(self.example) if start is None else start
-        step = aggregation.on_new  # (state, chunk) -> (state, result)
+        # (state, chunk) -> (state, result), named after the aggregation (accumulate<sum>)
+        step = aggs._Named(aggregation.on_new, aggs._label_of(aggregation))
         return self.accumulate_partitions(
-            step, start=state, returns_state=True, stream_type="updating"
+            step, start=state, returns_state=True, stream_type="updating", stream_name=stream_name
         )
 
-    def cumsum(self) -> Frame:
-        """``cumsum`` over all rows so far, emitted chunk by chunk."""
-        return self._cumulative("cumsum", operator.add)
+    def cumsum(self, *, stream_name: str | None = None) -> Frame:
+        """``cumsum`` over all rows so far, emitted chunk by chunk.
 
-    def cumprod(self) -> Frame:
-        """``cumprod`` over all rows so far, emitted chunk by chunk."""
-        return self._cumulative("cumprod", operator.mul)
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._cumulative("cumsum", operator.add, stream_name)
 
-    def cummin(self) -> Frame:
-        """``cummin`` over all rows so far, emitted chunk by chunk."""
-        return self._cumulative("cummin", _pairwise("min"))
+    def cumprod(self, *, stream_name: str | None = None) -> Frame:
+        """``cumprod`` over all rows so far, emitted chunk by chunk.
 
-    def cummax(self) -> Frame:
-        """``cummax`` over all rows so far, emitted chunk by chunk."""
-        return self._cumulative("cummax", _pairwise("max"))
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._cumulative("cumprod", operator.mul, stream_name)
 
-    def _cumulative(self, how: str, combine: Callable[[Any, Any], Any]) -> Frame:
+    def cummin(self, *, stream_name: str | None = None) -> Frame:
+        """``cummin`` over all rows so far, emitted chunk by chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._cumulative("cummin", _pairwise("min"), stream_name)
+
+    def cummax(self, *, stream_name: str | None = None) -> Frame:
+        """``cummax`` over all rows so far, emitted chunk by chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._cumulative("cummax", _pairwise("max"), stream_name)
+
+    def _cumulative(
+        self, how: str, combine: Callable[[Any, Any], Any], stream_name: str | None
+    ) -> Frame:
         step = _Cumulative(how, combine)
-        result = self.accumulate_partitions(step, start=None, returns_state=True)
+        result = self.accumulate_partitions(
+            step, start=None, returns_state=True, stream_name=stream_name
+        )
         return result  # type: ignore[return-value]
 
-    def tail(self, n: int = 5) -> Frame:
-        """The last ``n`` rows seen so far, after every chunk."""
-        return self.accumulate_partitions(  # type: ignore[return-value]
-            _tail, n=n, start=self.example.iloc[:0], returns_state=True, stream_type="updating"
-        )
+    def tail(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
+        """The last ``n`` rows seen so far, after every chunk.
 
-    def head(self, n: int = 5) -> Frame:
-        """The first ``n`` rows seen so far, after every chunk."""
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._held_rows(_tail, n, stream_name)
+
+    def head(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
+        """The first ``n`` rows seen so far, after every chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._held_rows(_head, n, stream_name)
+
+    def _held_rows(self, step: Callable[..., Any], n: int, stream_name: str | None) -> Frame:
         return self.accumulate_partitions(  # type: ignore[return-value]
-            _head, n=n, start=self.example.iloc[:0], returns_state=True, stream_type="updating"
+            step,
+            n=n,
+            start=self.example.iloc[:0],
+            returns_state=True,
+            stream_type="updating",
+            stream_name=stream_name,
         )
 
     def groupby(self, by: Any) -> Any:
@@ -290,10 +352,10 @@ class _Cumulative:
     """Step of a cumulative operation: pandas on the chunk, then the carry (the last
     cumulative value of each column so far) combined in."""
 
-    __slots__ = ("combine", "how")
+    __slots__ = ("__name__", "combine", "how")
 
     def __init__(self, how: str, combine: Callable[[Any, Any], Any]) -> None:
-        self.how = how
+        self.how = self.__name__ = how  # the node's label: accumulate<cumsum>
         self.combine = combine
 
     def __call__(self, carry: Any, chunk: Any) -> tuple[Any, Any]:
@@ -336,7 +398,7 @@ class _Top:
     """Keep the ``n`` largest (or smallest) rows seen: the kept rows and the chunk."""
 
     def __init__(self, how: str, n: int) -> None:
-        self.how = how
+        self.how = self.__name__ = how  # the node's label: accumulate<nlargest>
         self.n = n
 
     def __call__(self, kept: Any, chunk: Any) -> tuple[Any, Any]:
@@ -357,6 +419,9 @@ def _head(held: Any, chunk: Any, n: int) -> tuple[Any, Any]:
     if len(held) < n and len(chunk):
         held = pd.concat([held, chunk.iloc[: n - len(held)]]) if len(held) else chunk.iloc[:n]
     return held, held
+
+
+_tail.__name__, _head.__name__ = "tail", "head"  # the nodes' labels: accumulate<tail>
 
 
 def _is_column(key: Any, example: Any) -> bool:
@@ -611,21 +676,42 @@ class Series(Frame):
 
     _subtype = pd.Series
 
-    def value_counts(self) -> Streaming:
+    def value_counts(self, *, stream_name: str | None = None) -> Streaming:
         """Running ``value_counts()`` of all values so far (most frequent first; ties
-        in index order)."""
-        return self.aggregate(aggs.ValueCounts())
+        in index order).
 
-    def nlargest(self, n: int = 5) -> Frame:
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(aggs.ValueCounts(), stream_name=stream_name)
+
+    def nlargest(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
         """The ``n`` largest values of all rows so far (of the latest value, for an
-        updating series), after every chunk."""
-        return self._top("nlargest", n)
+        updating series), after every chunk.
 
-    def nsmallest(self, n: int = 5) -> Frame:
-        """The ``n`` smallest values of all rows so far, after every chunk."""
-        return self._top("nsmallest", n)
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._top("nlargest", n, stream_name)
 
-    def _top(self, how: str, n: int) -> Frame:
+    def nsmallest(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
+        """The ``n`` smallest values of all rows so far, after every chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._top("nsmallest", n, stream_name)
+
+    def _top(self, how: str, n: int, stream_name: str | None) -> Frame:
         if self._stream_type == "updating":
             return self.map_partitions(_method, how, n, stream_type="updating")  # type: ignore[return-value]
         return self.accumulate_partitions(  # type: ignore[return-value]
@@ -633,6 +719,7 @@ class Series(Frame):
             start=self.example.iloc[:0],
             returns_state=True,
             stream_type="updating",
+            stream_name=stream_name,
         )
 
     @property

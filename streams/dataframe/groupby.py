@@ -9,13 +9,14 @@ sorted order (pandas' default ``sort=True``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..collection import Streaming, map_partitions
-from .aggregations import _merge
+from ..collection import Streaming, elementwise, map_partitions
+from .aggregations import _merge, _Named
 
 __all__ = ["KEY", "GroupBy"]
 
@@ -45,13 +46,15 @@ class GroupBy:
         frame: Any,
         by: Any,
         selection: Any = None,
-        windowed: bool = False,
+        windowed: Callable[[str | None], Streaming] | None = None,
         with_state: bool = False,
     ) -> None:
         self.frame = frame
         self.by = by
         self.selection = selection
-        self.windowed = windowed  # frame carries a window's rows: aggregate them anew
+        # a window's rows, aggregated anew per chunk: windowed(stream_name) gives the
+        # node holding them (one per name, shared by the aggregations that give it)
+        self.windowed = windowed
         self.with_state = with_state  # windowed: emit (rows, result)
 
     def __getitem__(self, key: Any) -> GroupBy:
@@ -66,77 +69,155 @@ class GroupBy:
         raise AttributeError(f"GroupBy has no attribute or column {name!r}")
 
     def _aggregate(
-        self, how: str, start: Any = None, with_state: bool = False, **options: Any
+        self,
+        how: str | list[str],
+        start: Any = None,
+        with_state: bool = False,
+        stream_name: str | None = None,
+        **options: Any,
     ) -> Streaming:
-        grouper = _Grouper(how, self.selection, options)
-        if self.windowed:
+        if isinstance(how, str):
+            grouper = _Grouper(how, self.selection, options)
+        else:
+            grouper = _Several(how, self.selection)
+        if self.windowed is not None:
             direct = grouper.direct_with_rows if self.with_state else grouper.direct
-            return map_partitions(direct, self.frame, self.by)
-        grouped = map_partitions(grouper.partial, self.frame, self.by)
+            return map_partitions(direct, self.windowed(stream_name), self.by)
+        # keys of the frame's own upstream are fused in, not zipped (a zip is a node
+        # holding state too)
+        grouped = elementwise(grouper.partial, self.frame, self.by)
         state = grouper.empty(self.frame.example, _example(self.by)) if start is None else start
         merge = grouper.merge_with_state if with_state else grouper.merge
         return grouped.accumulate_partitions(
-            merge, start=state, returns_state=True, stream_type="updating"
+            _Named(merge, f"groupby.{grouper.how}"),  # the node's label: accumulate<groupby.sum>
+            start=state,
+            returns_state=True,
+            stream_type="updating",
+            stream_name=stream_name,
         )
 
-    def sum(self, start: Any = None, with_state: bool = False) -> Streaming:
+    def sum(
+        self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
+    ) -> Streaming:
         """Running per-group ``sum``; ``start`` continues from an earlier state,
-        ``with_state`` emits ``(state, result)``."""
-        return self._aggregate("sum", start, with_state)
+        ``with_state`` emits ``(state, result)``.
 
-    def count(self, start: Any = None, with_state: bool = False) -> Streaming:
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("sum", start, with_state, stream_name)
+
+    def count(
+        self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
+    ) -> Streaming:
         """Running per-group ``count``; ``start`` continues from an earlier state,
-        ``with_state`` emits ``(state, result)``."""
-        return self._aggregate("count", start, with_state)
+        ``with_state`` emits ``(state, result)``.
 
-    def size(self) -> Streaming:
-        """Running per-group ``size``."""
-        return self._aggregate("size")
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("count", start, with_state, stream_name)
 
-    def mean(self, start: Any = None, with_state: bool = False) -> Streaming:
+    def size(self, *, stream_name: str | None = None) -> Streaming:
+        """Running per-group ``size``.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("size", stream_name=stream_name)
+
+    def mean(
+        self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
+    ) -> Streaming:
         """Running per-group ``mean``; ``start`` continues from an earlier state,
-        ``with_state`` emits ``(state, result)``."""
-        return self._aggregate("mean", start, with_state)
+        ``with_state`` emits ``(state, result)``.
 
-    def var(self, ddof: int = 1) -> Streaming:
-        """Running per-group ``var(ddof=)``."""
-        return self._aggregate("var", ddof=ddof)
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("mean", start, with_state, stream_name)
 
-    def std(self, ddof: int = 1) -> Streaming:
-        """Running per-group ``std(ddof=)``."""
-        return self._aggregate("std", ddof=ddof)
+    def var(self, ddof: int = 1, *, stream_name: str | None = None) -> Streaming:
+        """Running per-group ``var(ddof=)``.
 
-    def min(self, start: Any = None, with_state: bool = False) -> Streaming:
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("var", stream_name=stream_name, ddof=ddof)
+
+    def std(self, ddof: int = 1, *, stream_name: str | None = None) -> Streaming:
+        """Running per-group ``std(ddof=)``.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("std", stream_name=stream_name, ddof=ddof)
+
+    def min(
+        self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
+    ) -> Streaming:
         """Running per-group ``min``; ``start`` continues from an earlier state,
-        ``with_state`` emits ``(state, result)``."""
-        return self._aggregate("min", start, with_state)
+        ``with_state`` emits ``(state, result)``.
 
-    def max(self, start: Any = None, with_state: bool = False) -> Streaming:
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("min", start, with_state, stream_name)
+
+    def max(
+        self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
+    ) -> Streaming:
         """Running per-group ``max``; ``start`` continues from an earlier state,
-        ``with_state`` emits ``(state, result)``."""
-        return self._aggregate("max", start, with_state)
+        ``with_state`` emits ``(state, result)``.
 
-    def agg(self, how: Any) -> Streaming:
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self._aggregate("max", start, with_state, stream_name)
+
+    def agg(self, how: Any, *, stream_name: str | None = None) -> Streaming:
         """One aggregation by name (``'mean'``) or several (``['sum', 'max']``, giving
-        one column each, as pandas)."""
+        one column each, as pandas).
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`); several aggregations share one node.
+        """
         if isinstance(how, str):
             if how not in _SIMPLE:
                 raise ValueError(f"groupby.agg: unknown aggregation {how!r}; use {_SIMPLE}")
-            return self._aggregate(how)
+            return self._aggregate(how, stream_name=stream_name)
         names = list(how)
         for name in names:
             if name not in _SIMPLE:
                 raise ValueError(f"groupby.agg: unknown aggregation {name!r}; use {_SIMPLE}")
-        parts = [self._aggregate(name) for name in names]
-
-        def combine(*results: Any) -> Any:
-            out = pd.concat(dict(zip(names, results, strict=True)), axis=1)
-            if isinstance(results[0], pd.DataFrame):  # pandas: (column, aggregation)
-                columns = [(c, n) for c in results[0].columns for n in names]
-                out = out.swaplevel(axis=1)[columns]
-            return out
-
-        return map_partitions(combine, *parts)
+        return self._aggregate(names, stream_name=stream_name)
 
     aggregate = agg
 
@@ -210,6 +291,37 @@ class _Grouper:
         var = m2 / (count - self.ddof).where(count > self.ddof)
         var = var.clip(lower=0)
         return summary, (np.sqrt(var) if how == "std" else var)
+
+
+class _Several(_Grouper):
+    """Several aggregations of one grouping (``agg(['sum', 'max'])``), folded in one
+    node: a list of partials and of states, one column each in the result."""
+
+    def __init__(self, names: list[str], selection: Any) -> None:
+        self.how = "agg"
+        self.names = names
+        self.parts = [_Grouper(name, selection, {}) for name in names]
+
+    def partial(self, chunk: Any, by: Any) -> Any:
+        return [g.partial(chunk, by) for g in self.parts]
+
+    def empty(self, example: Any, by: Any) -> Any:
+        return [g.empty(example, by) for g in self.parts]
+
+    def merge(self, state: Any, part: Any) -> tuple[Any, Any]:
+        merged = [g.merge(s, p) for g, s, p in zip(self.parts, state, part, strict=True)]
+        return [s for s, _ in merged], self._combine([r for _, r in merged])
+
+    def direct(self, rows: Any, by: Any) -> Any:
+        return self._combine([g.direct(rows, by) for g in self.parts])
+
+    def _combine(self, results: list[Any]) -> Any:
+        names = self.names
+        out = pd.concat(dict(zip(names, results, strict=True)), axis=1)
+        if isinstance(results[0], pd.DataFrame):  # pandas: (column, aggregation)
+            columns = [(c, n) for c in results[0].columns for n in names]
+            out = out.swaplevel(axis=1)[columns]
+        return out
 
 
 def _with_freq(out: Any) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..collection import Streaming, map_partitions, wrap
+from ..collection import Streaming, elementwise, wrap
 from . import aggregations as aggs
 
 __all__ = ["EWM", "Expanding", "Rolling", "Window"]
@@ -86,33 +86,69 @@ class Window(aggs.Reductions):
             return self[name]
         raise AttributeError(f"Window has no attribute or column {name!r}")
 
-    def aggregate(self, aggregation: aggs.Aggregation, start: Any = None) -> Streaming:
+    def aggregate(
+        self, aggregation: aggs.Aggregation, start: Any = None, *, stream_name: str | None = None
+    ) -> Streaming:
         """Fold ``aggregation`` over the rows in the window, one result per chunk (a
-        window resumes from held rows: ``window(start=)``, not from a state)."""
+        window resumes from held rows: ``window(start=)``, not from a state).
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the window's rows and the aggregation's state
+            (needed to checkpoint it, see :mod:`streams.state`).
+        """
         if start is not None:
             raise ValueError("window: resume from held rows with window(..., start=rows)")
         step = _WindowStep(aggregation, self.n, self.value, self.with_state)
         held = self.frame.example.iloc[:0] if self.start is None else self.start
         state = step.begin(self.frame.example, held)
         example = step.example(self.frame.example)
-        result = self.frame.stream.accumulate(step, start=state, returns_state=True)
+        result = self.frame.stream.accumulate(
+            step, start=state, returns_state=True, stream_name=stream_name
+        )
         return wrap(result, example, stream_type="updating")
 
-    def full(self) -> Streaming:
-        """The rows in the window, after every chunk."""
-        return self.aggregate(_Rows())
+    def full(self, *, stream_name: str | None = None) -> Streaming:
+        """The rows in the window, after every chunk.
 
-    def apply(self, func: Any) -> Streaming:
-        """``func`` applied to the rows in the window, after every chunk."""
-        return self.full().map_partitions(func)
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(_Rows(), stream_name=stream_name)
 
-    def value_counts(self) -> Streaming:
-        return self.aggregate(aggs.ValueCounts())
+    def apply(self, func: Any, *, stream_name: str | None = None) -> Streaming:
+        """``func`` applied to the rows in the window, after every chunk.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.full(stream_name=stream_name).map_partitions(func)
+
+    def value_counts(self, *, stream_name: str | None = None) -> Streaming:
+        """Running ``value_counts()`` of the values in the window.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
+        return self.aggregate(aggs.ValueCounts(), stream_name=stream_name)
 
     def groupby(self, by: Any) -> Any:
         """Grouped aggregations over the rows in the window (recomputed per chunk from
         the held rows, which the window bounds). ``by`` is a column name or list of
-        them, or a streaming Series (or a window of one) giving each row's key."""
+        them, or a streaming Series (or a window of one) giving each row's key.
+
+        The window's rows are held by one node per ``stream_name`` given to the
+        aggregations (``.x.sum(stream_name="w")``), shared by those giving the same."""
         from .groupby import KEY, GroupBy
 
         if isinstance(by, Window):
@@ -124,11 +160,27 @@ class Window(aggs.Reductions):
             name = getattr(by.example, "name", None)
             if isinstance(frame.example, pd.Series):
                 selection = frame.example.name
-            frame = map_partitions(_with_key, frame, by)
+            frame = elementwise(_with_key, frame, by)  # fused, not zipped, if it can be
             by = (KEY, name)
-        rows = Window(frame, self.n, self.value, False, self.start).full()
-        grouped = GroupBy(rows, by, windowed=True, with_state=self.with_state)
+        rows = _HeldBy(Window(frame, self.n, self.value, False, self.start))
+        grouped = GroupBy(frame, by, windowed=rows, with_state=self.with_state)
         return grouped[selection] if selection is not None else grouped
+
+
+class _HeldBy:
+    """The rows of a window for its grouped aggregations: one node per ``stream_name``,
+    made when first asked for."""
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.nodes: dict[str | None, Streaming] = {}
+
+    def __call__(self, stream_name: str | None) -> Streaming:
+        node = self.nodes.get(stream_name)
+        if node is None:
+            node = self.window.aggregate(_Rows("groupby"), stream_name=stream_name)
+            self.nodes[stream_name] = node
+        return node
 
 
 def _with_key(chunk: Any, key: Any) -> Any:
@@ -151,6 +203,9 @@ class _Rows(aggs.Aggregation):
     """The held rows themselves (``Window.full``)."""
 
     invertible = False
+
+    def __init__(self, name: str = "full") -> None:
+        self._name = name
 
     def initial(self, new: Any) -> Any:
         return new.iloc[:0]
@@ -229,6 +284,7 @@ class _WindowStep:
     """``accumulate`` step of a window: ``(held rows, agg state)`` per chunk."""
 
     def __init__(self, agg: aggs.Aggregation, n: int | None, value: Any, with_state: bool) -> None:
+        self.__name__ = f"window.{aggs._label_of(agg)}"  # the node's label: accumulate<window.sum>
         self.agg = agg
         self.n = n
         self.value = value
@@ -284,7 +340,10 @@ class _WindowStep:
 
 
 class Rolling:
-    """What ``sdf.rolling(window)`` returns: pandas ``rolling`` across chunks."""
+    """What ``sdf.rolling(window)`` returns: pandas ``rolling`` across chunks. Its
+    methods are pandas' (``.mean()``, ``.apply(f)``...), each taking a keyword
+    ``stream_name=`` too: it names the node holding the rows the next window can still
+    reach (needed to checkpoint it, see :mod:`streams.state`)."""
 
     def __init__(
         self, frame: Any, window: Any, min_periods: int | None, with_state: bool, start: Any
@@ -314,9 +373,14 @@ class Rolling:
         columns = getattr(self.frame.example, "columns", ())
         if name in columns:
             return self[name]
-        return lambda *args, **kwargs: self._aggregate(name, args, kwargs)
+        # pandas' rolling method ``name``; stream_name= names the node holding the rows
+        return lambda *args, stream_name=None, **kwargs: self._aggregate(
+            name, args, kwargs, stream_name
+        )
 
-    def _aggregate(self, how: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Streaming:
+    def _aggregate(
+        self, how: str, args: tuple[Any, ...], kwargs: dict[str, Any], stream_name: str | None
+    ) -> Streaming:
         step = _RollingStep(self.window, self.min_periods, how, args, kwargs, self.with_state)
         start = self.start
         empty = start is None or (isinstance(start, tuple) and not start)
@@ -324,7 +388,9 @@ class Rolling:
         example = step.compute(self.frame.example.iloc[:0], 0)
         if self.with_state:
             example = (tail, example)
-        stream = self.frame.stream.accumulate(step, start=tail, returns_state=True)
+        stream = self.frame.stream.accumulate(
+            step, start=tail, returns_state=True, stream_name=stream_name
+        )
         return wrap(stream, example)
 
 
@@ -354,6 +420,7 @@ class _RollingStep:
         kwargs: dict[str, Any],
         with_state: bool,
     ) -> None:
+        self.__name__ = f"rolling.{how}"  # the node's label: accumulate<rolling.mean>
         self.window = window
         self.min_periods = min_periods
         self.how = how
@@ -393,8 +460,11 @@ class Expanding(Window):
     def _derive(self, frame: Any) -> Window:
         return Expanding(frame, self.min_periods)
 
-    def aggregate(self, aggregation: aggs.Aggregation, start: Any = None) -> Streaming:
-        return self.frame.aggregate(_Expanding(aggregation, self.min_periods), start)  # type: ignore[no-any-return]
+    def aggregate(
+        self, aggregation: aggs.Aggregation, start: Any = None, *, stream_name: str | None = None
+    ) -> Streaming:
+        expanding = _Expanding(aggregation, self.min_periods)
+        return self.frame.aggregate(expanding, start, stream_name=stream_name)  # type: ignore[no-any-return]
 
 
 class _Expanding(aggs.Aggregation):
@@ -403,6 +473,7 @@ class _Expanding(aggs.Aggregation):
     def __init__(self, inner: aggs.Aggregation, min_periods: int) -> None:
         self.inner = inner
         self.min_periods = min_periods
+        self._name = f"expanding.{aggs._label_of(inner)}"
 
     def initial(self, new: Any) -> Any:
         return (self.inner.initial(new), new.iloc[:0].count())
@@ -462,11 +533,21 @@ class EWM:
         self.frame = frame
         self.min_periods = kwargs.get("min_periods", 0)
 
-    def mean(self) -> Streaming:
-        """pandas ``ewm(...).mean()`` of every new row."""
+    def mean(self, *, stream_name: str | None = None) -> Streaming:
+        """pandas ``ewm(...).mean()`` of every new row.
+
+        Parameters
+        ----------
+        stream_name : str, optional
+            Names the node holding the aggregation's state (needed to checkpoint it,
+            see :mod:`streams.state`).
+        """
         step = _EWMStep(self.alpha)
         example = self.frame.example.iloc[:0].astype(float)
-        return wrap(self.frame.stream.accumulate(step, start=None, returns_state=True), example)
+        stream = self.frame.stream.accumulate(
+            step, start=None, returns_state=True, stream_name=stream_name
+        )
+        return wrap(stream, example)
 
     def _not_yet(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("ewm: only mean() is implemented")
@@ -480,6 +561,7 @@ class _EWMStep:
     pandas' ewm mean of the chunk alone (missing values are weighted as pandas does)."""
 
     def __init__(self, alpha: float) -> None:
+        self.__name__ = "ewm.mean"  # the node's label: accumulate<ewm.mean>
         self.alpha = alpha
 
     def __call__(self, carry: Any, chunk: Any) -> tuple[Any, Any]:
