@@ -29,6 +29,7 @@ from .loop import Handoff, as_asyncio_loop, background_loop, tornado_loop
 from .methods.aggregate import AggregateMethods
 from .methods.combine import CombineMethods
 from .methods.dask import DaskMethods
+from .methods.eventstore import EventStoreMethods
 from .methods.files import FileMethods
 from .methods.kafka import KafkaMethods
 from .methods.mqtt import MqttMethods
@@ -90,6 +91,7 @@ class Stream(
     MqttMethods[T],
     SqlMethods[T],
     DaskMethods[T],
+    EventStoreMethods[T],
     TableMethods,
     WindowMethods,
     metaclass=PluginMeta,

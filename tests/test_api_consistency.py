@@ -46,6 +46,7 @@ SOURCES = {
     "kafka": ["from_kafka", "from_kafka_batched"],
     "redis": ["from_redis_stream"],
     "mqtt": ["from_mqtt"],
+    "eventstore": ["from_event_store"],
 }
 ALL_OPERATORS = sorted(name for names in OPERATORS.values() for name in names)
 
@@ -180,9 +181,10 @@ def test_every_public_method_is_listed_here():
     seeing = {"enable_metrics", "disable_metrics", "metrics", "live"}  # metrics, display
     event_time = {"window"}  # streams.windows
     durable = {"sink_to_sqlite", "durable_input"}  # streams.state
+    event_store = {"sink_to_event_store"}  # streams.eventstore
     assert {
         name for name, _ in public_methods()
-    } == listed | protocol | views | seeing | event_time | durable
+    } == listed | protocol | views | seeing | event_time | durable | event_store
 
 
 def test_exports_are_explicit_and_importable():

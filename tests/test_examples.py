@@ -120,3 +120,14 @@ def test_durable_totals_end_the_same_after_a_kill(tmp_path):
     assert again[0] == "restored checkpoint 7: going on after order 3500"
     assert again[1:] == whole[1:]
     assert whole[1] == "20000 orders, 40 customers, total 1010000"
+
+
+def test_event_server_runs_the_awesomestream_readme_session():
+    assert run_example("event_server.py") == [
+        "friend events of user 23: [{'kind': 'friend', 'user': 23, 'friend': 291}]",
+        "users 23 and 291, items 1 to 3: [{'kind': 'commit', 'repo': 17, 'user': 23, "
+        "'message': 'first'}, {'kind': 'friend', 'user': 23, 'friend': 291}]",
+        "events on repo 17: 3",
+        "error: ValueError: cannot filter on 'colour': not an indexed key "
+        "(keys=['user', 'kind', 'repo'])",
+    ]
