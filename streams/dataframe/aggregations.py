@@ -14,8 +14,9 @@ oracle tests check a relative error of 1e-9).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,24 @@ __all__ = [
     "ValueCounts",
     "Var",
 ]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_STREAM_NAME_DOC = """
+
+Parameters
+----------
+stream_name : str, optional
+    Names the node holding the aggregation's state (needed to checkpoint it, see
+    :mod:`streams.state`).
+"""
+
+
+def keeps_state(method: F) -> F:
+    """Document the ``stream_name`` parameter every stateful aggregation method takes
+    (appended to a docstring that has no sections of its own)."""
+    method.__doc__ = inspect.cleandoc(method.__doc__ or "") + _STREAM_NAME_DOC
+    return method
 
 
 class Aggregation:
@@ -373,26 +392,14 @@ class Reductions:
     ) -> Any:
         raise NotImplementedError
 
+    @keeps_state
     def sum(self, start: Any = None, *, stream_name: str | None = None) -> Any:
-        """``sum``, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``sum``, after every chunk."""
         return self.aggregate(Sum(), start, stream_name=stream_name)
 
+    @keeps_state
     def count(self, start: Any = None, *, stream_name: str | None = None) -> Any:
-        """``count`` of the values that are not missing, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``count`` of the values that are not missing, after every chunk."""
         return self.aggregate(Count(), start, stream_name=stream_name)
 
     @property
@@ -400,57 +407,27 @@ class Reductions:
         """``size`` (a property, as in pandas), after every chunk."""
         return self.aggregate(Size())
 
+    @keeps_state
     def mean(self, start: Any = None, *, stream_name: str | None = None) -> Any:
-        """``mean``, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``mean``, after every chunk."""
         return self.aggregate(Mean(), start, stream_name=stream_name)
 
+    @keeps_state
     def var(self, ddof: int = 1, *, stream_name: str | None = None) -> Any:
-        """``var(ddof=)``, numerically stable (parallel Welford update).
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``var(ddof=)``, numerically stable (parallel Welford update)."""
         return self.aggregate(Var(ddof), stream_name=stream_name)
 
+    @keeps_state
     def std(self, ddof: int = 1, *, stream_name: str | None = None) -> Any:
-        """``std(ddof=)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``std(ddof=)``."""
         return self.aggregate(Var(ddof, sqrt=True), stream_name=stream_name)
 
+    @keeps_state
     def min(self, *, stream_name: str | None = None) -> Any:
-        """``min``, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``min``, after every chunk."""
         return self.aggregate(Min(), stream_name=stream_name)
 
+    @keeps_state
     def max(self, *, stream_name: str | None = None) -> Any:
-        """``max``, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``max``, after every chunk."""
         return self.aggregate(Max(), stream_name=stream_name)

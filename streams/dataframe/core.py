@@ -17,6 +17,7 @@ import pandas as pd
 from ..collection import Streaming, elementwise, map_partitions, register_wrapper
 from ..core import Stream
 from . import aggregations as aggs
+from .aggregations import keeps_state
 
 __all__ = [
     "DataFrame",
@@ -184,48 +185,24 @@ class Frame(aggs.Reductions, Streaming):
             step, start=state, returns_state=True, stream_type="updating", stream_name=stream_name
         )
 
+    @keeps_state
     def cumsum(self, *, stream_name: str | None = None) -> Frame:
-        """``cumsum`` over all rows so far, emitted chunk by chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``cumsum`` over all rows so far, emitted chunk by chunk."""
         return self._cumulative("cumsum", operator.add, stream_name)
 
+    @keeps_state
     def cumprod(self, *, stream_name: str | None = None) -> Frame:
-        """``cumprod`` over all rows so far, emitted chunk by chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``cumprod`` over all rows so far, emitted chunk by chunk."""
         return self._cumulative("cumprod", operator.mul, stream_name)
 
+    @keeps_state
     def cummin(self, *, stream_name: str | None = None) -> Frame:
-        """``cummin`` over all rows so far, emitted chunk by chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``cummin`` over all rows so far, emitted chunk by chunk."""
         return self._cumulative("cummin", _pairwise("min"), stream_name)
 
+    @keeps_state
     def cummax(self, *, stream_name: str | None = None) -> Frame:
-        """``cummax`` over all rows so far, emitted chunk by chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``cummax`` over all rows so far, emitted chunk by chunk."""
         return self._cumulative("cummax", _pairwise("max"), stream_name)
 
     def _cumulative(
@@ -237,26 +214,14 @@ class Frame(aggs.Reductions, Streaming):
         )
         return result  # type: ignore[return-value]
 
+    @keeps_state
     def tail(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
-        """The last ``n`` rows seen so far, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """The last ``n`` rows seen so far, after every chunk."""
         return self._held_rows(_tail, n, stream_name)
 
+    @keeps_state
     def head(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
-        """The first ``n`` rows seen so far, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """The first ``n`` rows seen so far, after every chunk."""
         return self._held_rows(_head, n, stream_name)
 
     def _held_rows(self, step: Callable[..., Any], n: int, stream_name: str | None) -> Frame:
@@ -676,39 +641,23 @@ class Series(Frame):
 
     _subtype = pd.Series
 
+    @keeps_state
     def value_counts(self, *, stream_name: str | None = None) -> Streaming:
         """Running ``value_counts()`` of all values so far (most frequent first; ties
         in index order).
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self.aggregate(aggs.ValueCounts(), stream_name=stream_name)
 
+    @keeps_state
     def nlargest(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
         """The ``n`` largest values of all rows so far (of the latest value, for an
         updating series), after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self._top("nlargest", n, stream_name)
 
+    @keeps_state
     def nsmallest(self, n: int = 5, *, stream_name: str | None = None) -> Frame:
-        """The ``n`` smallest values of all rows so far, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """The ``n`` smallest values of all rows so far, after every chunk."""
         return self._top("nsmallest", n, stream_name)
 
     def _top(self, how: str, n: int, stream_name: str | None) -> Frame:

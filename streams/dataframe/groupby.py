@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..collection import Streaming, elementwise, map_partitions
-from .aggregations import _merge, _Named
+from .aggregations import _merge, _Named, keeps_state
 
 __all__ = ["KEY", "GroupBy"]
 
@@ -96,106 +96,63 @@ class GroupBy:
             stream_name=stream_name,
         )
 
+    @keeps_state
     def sum(
         self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
     ) -> Streaming:
         """Running per-group ``sum``; ``start`` continues from an earlier state,
         ``with_state`` emits ``(state, result)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self._aggregate("sum", start, with_state, stream_name)
 
+    @keeps_state
     def count(
         self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
     ) -> Streaming:
         """Running per-group ``count``; ``start`` continues from an earlier state,
         ``with_state`` emits ``(state, result)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self._aggregate("count", start, with_state, stream_name)
 
+    @keeps_state
     def size(self, *, stream_name: str | None = None) -> Streaming:
-        """Running per-group ``size``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """Running per-group ``size``."""
         return self._aggregate("size", stream_name=stream_name)
 
+    @keeps_state
     def mean(
         self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
     ) -> Streaming:
         """Running per-group ``mean``; ``start`` continues from an earlier state,
         ``with_state`` emits ``(state, result)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self._aggregate("mean", start, with_state, stream_name)
 
+    @keeps_state
     def var(self, ddof: int = 1, *, stream_name: str | None = None) -> Streaming:
-        """Running per-group ``var(ddof=)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """Running per-group ``var(ddof=)``."""
         return self._aggregate("var", stream_name=stream_name, ddof=ddof)
 
+    @keeps_state
     def std(self, ddof: int = 1, *, stream_name: str | None = None) -> Streaming:
-        """Running per-group ``std(ddof=)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """Running per-group ``std(ddof=)``."""
         return self._aggregate("std", stream_name=stream_name, ddof=ddof)
 
+    @keeps_state
     def min(
         self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
     ) -> Streaming:
         """Running per-group ``min``; ``start`` continues from an earlier state,
         ``with_state`` emits ``(state, result)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self._aggregate("min", start, with_state, stream_name)
 
+    @keeps_state
     def max(
         self, start: Any = None, with_state: bool = False, *, stream_name: str | None = None
     ) -> Streaming:
         """Running per-group ``max``; ``start`` continues from an earlier state,
         ``with_state`` emits ``(state, result)``.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
         """
         return self._aggregate("max", start, with_state, stream_name)
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 from ..collection import Streaming, elementwise, wrap
 from . import aggregations as aggs
+from .aggregations import keeps_state
 
 __all__ = ["EWM", "Expanding", "Rolling", "Window"]
 
@@ -109,37 +110,19 @@ class Window(aggs.Reductions):
         )
         return wrap(result, example, stream_type="updating")
 
+    @keeps_state
     def full(self, *, stream_name: str | None = None) -> Streaming:
-        """The rows in the window, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """The rows in the window, after every chunk."""
         return self.aggregate(_Rows(), stream_name=stream_name)
 
+    @keeps_state
     def apply(self, func: Any, *, stream_name: str | None = None) -> Streaming:
-        """``func`` applied to the rows in the window, after every chunk.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """``func`` applied to the rows in the window, after every chunk."""
         return self.full(stream_name=stream_name).map_partitions(func)
 
+    @keeps_state
     def value_counts(self, *, stream_name: str | None = None) -> Streaming:
-        """Running ``value_counts()`` of the values in the window.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """Running ``value_counts()`` of the values in the window."""
         return self.aggregate(aggs.ValueCounts(), stream_name=stream_name)
 
     def groupby(self, by: Any) -> Any:
@@ -533,15 +516,9 @@ class EWM:
         self.frame = frame
         self.min_periods = kwargs.get("min_periods", 0)
 
+    @keeps_state
     def mean(self, *, stream_name: str | None = None) -> Streaming:
-        """pandas ``ewm(...).mean()`` of every new row.
-
-        Parameters
-        ----------
-        stream_name : str, optional
-            Names the node holding the aggregation's state (needed to checkpoint it,
-            see :mod:`streams.state`).
-        """
+        """pandas ``ewm(...).mean()`` of every new row."""
         step = _EWMStep(self.alpha)
         example = self.frame.example.iloc[:0].astype(float)
         stream = self.frame.stream.accumulate(

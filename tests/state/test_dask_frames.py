@@ -20,7 +20,7 @@ from distributed import Client, LocalCluster
 from streams import Stream
 from streams.dask import Batch
 from streams.dataframe import DataFrame
-from streams.state import Checkpointer, DurabilityError, MemoryStore, SQLiteStore
+from streams.state import Checkpointer, DurabilityError, MemoryStore
 from streams.state.nodes import adapter_of
 from streams.testing import run_virtual, timeline
 from streams.windows import EventClock, Hopping, Session, Sliding, Tumbling
@@ -56,25 +56,6 @@ def run(source, store, every=EVERY, **options):
             await source.wait()
 
     asyncio.run(main())
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def open_store(request, tmp_path):
-    """Opens the test's store: the same MemoryStore each time, or the SQLite file again
-    (as a new process would)."""
-    memory = MemoryStore()
-    opened = []
-
-    def open_it():
-        if request.param == "memory":
-            return memory
-        store = SQLiteStore(tmp_path / "state.db")
-        opened.append(store)
-        return store
-
-    yield open_it
-    for store in opened:
-        store.close()
 
 
 def killed_and_restarted(graph, items, keep):

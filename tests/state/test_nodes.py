@@ -10,7 +10,7 @@ import random
 import pytest
 
 from streams import RefCounter, Stream
-from streams.state import Checkpointer, DurabilityError, MemoryStore, SQLiteStore
+from streams.state import Checkpointer, DurabilityError, MemoryStore
 from streams.state.nodes import adapter_of
 from streams.windows import EventClock, Hopping, Session, Sliding, Tumbling
 
@@ -124,25 +124,6 @@ def one_input(build, items, store, **options):
     out = build(source).sink_to_list()
     run([source], store, [out], **options)
     return out
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def open_store(request, tmp_path):
-    """Opens the test's store: the same MemoryStore each time, or the SQLite file again
-    (as a new process would)."""
-    memory = MemoryStore()
-    opened = []
-
-    def open_it():
-        if request.param == "memory":
-            return memory
-        store = SQLiteStore(tmp_path / "state.db")
-        opened.append(store)
-        return store
-
-    yield open_it
-    for store in opened:
-        store.close()
 
 
 @pytest.mark.parametrize("kind", ONE_INPUT)
