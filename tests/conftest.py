@@ -51,3 +51,24 @@ def kafka_cluster():
 
     with MockKafkaCluster() as cluster:
         yield cluster
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def open_store(request, tmp_path):
+    """Opens the test's store: the same MemoryStore each time, or the SQLite file again
+    (as a new process would)."""
+    from streams.state import MemoryStore, SQLiteStore
+
+    memory = MemoryStore()
+    opened = []
+
+    def open_it():
+        if request.param == "memory":
+            return memory
+        store = SQLiteStore(tmp_path / "state.db")
+        opened.append(store)
+        return store
+
+    yield open_it
+    for store in opened:
+        store.close()
