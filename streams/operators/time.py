@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 
 from .._util import flat, identity, key_function, parse_interval, positive_int
 from ..core import Stream
-from ..loop import Alarm, Completion, sleep_until
+from ..loop import Alarm, Completion, running_loop, sleep_until
 from ..protocol import Metadata, wait
 from ..refs import release_refs, retain_refs
 from ._worker import BoundedWorker, Worker
@@ -280,7 +280,11 @@ class TimedWindow(_Pausable, Stream[Any]):
 
     def _close(self) -> None:
         if self._ticker is not None:
-            self._ticker.get_loop().call_soon_threadsafe(self._ticker.cancel)
+            loop = self._ticker.get_loop()
+            if loop is running_loop():
+                self._ticker.cancel()  # (it ends at the loop's next iteration)
+            else:
+                loop.call_soon_threadsafe(self._ticker.cancel)
             self._ticker = None
 
     async def _tick(self, start: float) -> None:
