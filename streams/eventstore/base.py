@@ -285,6 +285,19 @@ class Backend:
 
         return unsubscribe
 
+    async def listen(self, callback: Callable[[Event], None], ready: asyncio.Future[None]) -> None:
+        """The remote feed: call ``callback(event)`` on the running loop for each event
+        inserted by *other* backend objects (other processes), until cancelled.
+
+        Sets ``ready`` once it listens. The base class has no remote feed: it sets
+        ``ready`` and returns; :class:`~streams.eventstore.RedisBackend` listens to Redis
+        pub/sub. Inserts through this object are left out (:meth:`subscribe` sees
+        them), so the two together see each event once. Use
+        :class:`~streams.eventstore.live.Follower` rather than calling this.
+        """
+        if not ready.done():
+            ready.set_result(None)
+
     def _publish(self, event: Event) -> None:
         if self._subscribers:
             with self._lock:

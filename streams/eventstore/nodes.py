@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core import Stream
-from ..loop import running_loop
 from ..protocol import Metadata, wait
 from ..sinks.base import Sink
 from ..sources.base import Source
 from .base import Backend, DateLike, Event
+from .live import Follower
 
 __all__ = ["FromEventStore", "ToEventStore"]
 
@@ -91,8 +91,9 @@ class ToEventStore(Sink[Mapping[str, Any]]):
 
 class FromEventStore(Source[dict[str, Any]]):
     """Node behind :meth:`Stream.from_event_store`: emit the data of matching events,
-    the stored ones first (oldest first) if ``replay``, then those inserted through
-    ``backend`` while it runs if ``follow``."""
+    the stored ones first (oldest first) if ``replay``, then those inserted while it
+    runs if ``follow``: through ``backend`` itself and, on Redis, by other processes
+    (see :class:`~streams.eventstore.live.Follower`)."""
 
     _label = "from_event_store"
 
@@ -112,25 +113,26 @@ class FromEventStore(Source[dict[str, Any]]):
         self.filters = dict(filters or {})
         self.query = self.backend.query(self.filters, since, until)  # checks the keys now
         self._new: deque[Event] = deque()
+        self._failure: BaseException | None = None
         super().__init__(**options)
 
     def _detail(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.filters.items())
 
     def _arrived(self, event: Event) -> None:
-        """The subscriber: runs in the inserting thread."""
-        if self.query.matches(event):
-            self._new.append(event)
-            loop = self._runtime.loop
-            if loop is None or loop.is_closed():
-                return
-            if loop is running_loop():
-                self._alarm.ring()
-            else:
-                loop.call_soon_threadsafe(self._alarm.ring)
+        """The follower's callback: on the loop."""
+        self._new.append(event)
+        self._alarm.ring()
+
+    def _lost(self, exc: BaseException) -> None:
+        self._failure = exc
+        self._alarm.ring()
 
     async def run(self) -> None:
-        unsubscribe = self.backend.subscribe(self._arrived) if self.follow else None
+        follower = Follower(self.backend, self.query, self._arrived, self._lost)
+        self._failure = None
+        if self.follow:
+            await follower.start()  # before the replay: nothing falls between the two
         try:
             seen: set[str] = set()
             if self.replay:
@@ -140,6 +142,8 @@ class FromEventStore(Source[dict[str, Any]]):
                     seen.add(event.id)
                     await self.emit(event.data)
             while self.follow and not self.stopped:
+                if self._failure is not None:
+                    raise self._failure
                 if not self._new:
                     loop = asyncio.get_running_loop()
                     await self._alarm.sleep_until(loop.time() + 3600.0)
@@ -150,8 +154,7 @@ class FromEventStore(Source[dict[str, Any]]):
                     continue
                 await self.emit(event.data)
         finally:
-            if unsubscribe is not None:
-                unsubscribe()
+            follower.stop()
             self._new.clear()
 
     async def _stored(self) -> list[Event]:

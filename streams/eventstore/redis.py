@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import heapq
+import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from .base import Backend, Event, Query
 
 if TYPE_CHECKING:
     import redis
+    import redis.asyncio
+
+log = logging.getLogger("streams.eventstore")
 
 __all__ = ["RedisBackend"]
 
@@ -24,6 +29,13 @@ class RedisBackend(Backend):
     is one ``MULTI``/``EXEC`` pipeline; one read is one pipeline of ranges plus one
     ``MGET``.
 
+    Each insert also ``PUBLISH``-es the event (in the same ``MULTI``, so after it is
+    stored) on the channel ``{prefix}events``, as JSON ``{"origin", "id", "timestamp",
+    "order", "data"}``; :meth:`listen` follows that channel, so
+    :meth:`Stream.from_event_store <streams.Stream.from_event_store>` and the server's
+    ``/subscribe`` websocket see inserts made by other processes. Pub/sub delivers at
+    most once, while connected: replay with ``since=`` to catch up after a gap.
+
     Parameters
     ----------
     keys : list of str, optional
@@ -35,7 +47,11 @@ class RedisBackend(Backend):
     url : str, optional
         ``redis://host:port/db`` (overrides ``host``, ``port`` and ``db``).
     prefix : str, optional
-        Prepended to every Redis key this backend uses.
+        Prepended to every Redis key this backend uses, and to its pub/sub channel
+        (channels are shared by all the databases of a server: give stores in
+        different databases different prefixes).
+    publish : bool, optional
+        Whether inserts are published for followers in other processes.
     **client_kwargs
         Passed to ``redis.Redis``.
 
@@ -56,6 +72,7 @@ class RedisBackend(Backend):
         db: int = 9,
         url: str | None = None,
         prefix: str = "eventstore:",
+        publish: bool = True,
         **client_kwargs: Any,
     ) -> None:
         super().__init__(keys)
@@ -65,6 +82,11 @@ class RedisBackend(Backend):
         self.url = url
         self.prefix = prefix
         self._client_kwargs = client_kwargs
+        self.publish = publish
+        self.channel = f"{prefix}events"
+        """The pub/sub channel of this store's inserts."""
+        # marks this object's own messages, which its in-process subscribers saw already
+        self._origin = uuid.uuid4().hex
         self._client: redis.Redis | None = None
 
     def __repr__(self) -> str:
@@ -83,6 +105,15 @@ class RedisBackend(Backend):
             else:
                 self._client = redis.Redis(host=self.host, port=self.port, db=self.db, **options)
         return self._client
+
+    def _async_client(self) -> redis.asyncio.Redis:
+        """A new redis.asyncio client with this backend's settings (for pub/sub)."""
+        import redis.asyncio
+
+        options = {"decode_responses": True, **self._client_kwargs}
+        if self.url is not None:
+            return redis.asyncio.Redis.from_url(self.url, **options)
+        return redis.asyncio.Redis(host=self.host, port=self.port, db=self.db, **options)
 
     def close(self) -> None:
         client, self._client = self._client, None
@@ -111,7 +142,51 @@ class RedisBackend(Backend):
         pipe.zadd(self._index_key(None), member)
         for name in self.index_names(event.data):
             pipe.zadd(self._index_key(name), member)
+        if self.publish:
+            message = {
+                "origin": self._origin,
+                "id": event.id,
+                "timestamp": event.timestamp,
+                "order": event.order,
+            }
+            # splice the stored text in rather than encoding the data twice
+            pipe.publish(self.channel, f'{self.serialize(message)[:-1]},"data":{text}}}')
         pipe.execute()
+
+    async def listen(self, callback: Callable[[Event], None], ready: asyncio.Future[None]) -> None:
+        """Follow ``{prefix}events`` on a connection of its own (redis.asyncio): call
+        ``callback(event)`` for each event other backend objects insert."""
+        client = self._async_client()
+        pubsub = client.pubsub()
+        try:
+            await pubsub.subscribe(self.channel)
+            async for message in pubsub.listen():
+                kind = message.get("type")
+                if kind == "subscribe":  # the server confirmed: inserts from now on arrive
+                    if not ready.done():
+                        ready.set_result(None)
+                    continue
+                if kind != "message":
+                    continue
+                try:
+                    payload = self.deserialize(message["data"])
+                    origin = payload["origin"]
+                    event = Event(
+                        str(payload["id"]),
+                        float(payload["timestamp"]),
+                        int(payload["order"]),
+                        dict(payload["data"]),
+                    )
+                except (ValueError, KeyError, TypeError) as exc:
+                    log.warning(
+                        "event store: ignored a malformed message on %s: %r", self.channel, exc
+                    )
+                    continue
+                if origin != self._origin:
+                    callback(event)
+        finally:
+            await pubsub.aclose()
+            await client.aclose()
 
     def _index_keys(self, query: Query) -> list[str]:
         if not query.filters:

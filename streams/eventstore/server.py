@@ -9,6 +9,9 @@ Requests are POSTed JSON objects. Two envelopes are understood:
   ``{"jsonrpc": "2.0", "id", "error": {"code", "message"}}``.
 
 Only the methods in the whitelist (``insert``, ``items``, ``count``) can be called.
+
+A websocket at ``/subscribe`` pushes the matching events inserted while it is open
+(see :func:`create_app`).
 """
 
 from __future__ import annotations
@@ -17,17 +20,30 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .base import Backend
+from .base import Backend, Event, Query
+from .live import Follower
 
 if TYPE_CHECKING:
     import tornado.httpserver
     import tornado.web
+    import tornado.websocket
 
-__all__ = ["METHODS", "EventServer", "create_app", "run_server", "start_server"]
+__all__ = [
+    "CLOSE_BAD_REQUEST",
+    "CLOSE_FEED_LOST",
+    "CLOSE_SHUTDOWN",
+    "CLOSE_TOO_SLOW",
+    "METHODS",
+    "EventServer",
+    "create_app",
+    "run_server",
+    "start_server",
+]
 
 log = logging.getLogger("streams.eventstore")
 
@@ -36,6 +52,25 @@ METHODS = ("insert", "items", "count")
 
 MAX_BODY_SIZE = 1024 * 1024
 """The default limit on a request's size, in bytes."""
+
+SUBSCRIBE_PATH = "/subscribe"
+"""The default path of the websocket endpoint."""
+
+MAX_QUEUE = 1000
+"""The default bound on the events waiting to be sent to one websocket subscriber."""
+
+MAX_REPLAY = 10_000
+"""The largest ``replay=`` a subscriber may ask for."""
+
+# websocket close codes (RFC 6455 section 7.4.1)
+CLOSE_SHUTDOWN = 1001
+"""Close code: the server is shutting down."""
+CLOSE_BAD_REQUEST = 1008
+"""Close code: bad subscription parameters (the reason says which)."""
+CLOSE_FEED_LOST = 1011
+"""Close code: the store's event feed failed (e.g. the Redis connection dropped)."""
+CLOSE_TOO_SLOW = 1013
+"""Close code: the subscriber read too slowly and its queue overflowed."""
 
 # JSON-RPC 2.0 error codes
 PARSE_ERROR, INVALID_REQUEST, METHOD_NOT_FOUND, INVALID_PARAMS, SERVER_ERROR = (
@@ -169,12 +204,165 @@ def _handler_class() -> type[tornado.web.RequestHandler]:
     return RPCHandler
 
 
+def envelope(event: Event) -> dict[str, Any]:
+    """What the websocket sends for ``event``: ``{"id", "timestamp", "data"}``."""
+    return {"id": event.id, "timestamp": event.timestamp, "data": event.data}
+
+
+def _close_reason(message: str) -> str:
+    """``message`` cut to the 123 bytes a close frame's reason may hold."""
+    data = message.encode()
+    if len(data) <= 123:
+        return message
+    return data[:120].decode(errors="ignore") + "..."
+
+
+def parse_subscription(
+    backend: Backend, arguments: Mapping[str, list[bytes]]
+) -> tuple[Query, dict[str, list[str]], int]:
+    """``(query, filters, replay)`` of a ``/subscribe`` query string (tornado's
+    ``query_arguments``).
+
+    ``key=value`` (repeated: any of the values) filters on an indexed key; ``since``
+    and ``until`` are seconds since the epoch; ``replay`` a number of stored events.
+
+    Raises
+    ------
+    ValueError
+        For a key that is not indexed, or a bad ``since``, ``until`` or ``replay``.
+    """
+    filters: dict[str, list[str]] = {}
+    options: dict[str, str] = {}
+    for key, raw in arguments.items():
+        values = [v.decode() for v in raw]
+        if key in ("since", "until", "replay"):
+            if len(values) != 1:
+                raise ValueError(f"{key} given {len(values)} times")
+            options[key] = values[0]
+        else:
+            filters[key] = values
+    bounds: dict[str, float | None] = {}
+    for key in ("since", "until"):
+        text = options.get(key)
+        if text is None:
+            bounds[key] = None
+            continue
+        try:
+            bounds[key] = float(text)
+        except ValueError:
+            raise ValueError(f"{key} must be seconds since the epoch, got {text!r}") from None
+        if not math.isfinite(bounds[key] or 0.0):
+            raise ValueError(f"{key} must be finite, got {text!r}")
+    text = options.get("replay", "0")
+    if not text.isdigit() or int(text) > MAX_REPLAY:
+        raise ValueError(f"replay must be an int from 0 to {MAX_REPLAY}, got {text!r}")
+    query = backend.query(filters, bounds["since"], bounds["until"])
+    return query, filters, int(text)
+
+
+def _subscribe_class() -> type[tornado.websocket.WebSocketHandler]:
+    import tornado.websocket
+
+    class SubscribeHandler(tornado.websocket.WebSocketHandler):
+        """Push the matching events inserted while open; see :func:`create_app`."""
+
+        def initialize(self, backend: Backend, max_queue: int, open_handlers: set[Any]) -> None:
+            self.backend = backend
+            self.max_queue = max_queue
+            self.open_handlers = open_handlers
+            self.queue: asyncio.Queue[Event] = asyncio.Queue(max_queue)
+            self.follower: Follower | None = None
+            self.sender: asyncio.Task[None] | None = None
+
+        async def open(self, *_: str) -> None:
+            try:
+                query, filters, replay = parse_subscription(
+                    self.backend, self.request.query_arguments
+                )
+            except ValueError as exc:
+                self.close(CLOSE_BAD_REQUEST, _close_reason(str(exc)))
+                return
+            self.open_handlers.add(self)
+            self.follower = Follower(self.backend, query, self._arrived, self._lost)
+            try:
+                await self.follower.start()
+            except Exception as exc:
+                log.exception("event store: a subscription could not follow the store")
+                self._end(CLOSE_FEED_LOST, f"cannot follow the store: {type(exc).__name__}")
+                return
+            if self.ws_connection is None or self.ws_connection.is_closing():
+                self._stop()  # the subscriber left while the follower started
+                return
+            self.sender = asyncio.get_running_loop().create_task(
+                self._send(query, filters, replay)
+            )
+
+        def _arrived(self, event: Event) -> None:
+            """The follower's callback, on the loop: queue or, if full, give up."""
+            try:
+                self.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._end(
+                    CLOSE_TOO_SLOW,
+                    f"too slow: over {self.max_queue} events waiting; "
+                    "reconnect with since= to catch up",
+                )
+
+        def _lost(self, exc: BaseException) -> None:
+            self._end(CLOSE_FEED_LOST, _close_reason(f"event feed lost: {exc!r}"))
+
+        def _end(self, code: int, reason: str) -> None:
+            self._stop()
+            self.close(code, reason)
+
+        def _stop(self) -> None:
+            self.open_handlers.discard(self)
+            if self.follower is not None:
+                self.follower.stop()
+            if self.sender is not None and self.sender is not asyncio.current_task():
+                self.sender.cancel()
+
+        async def _send(self, query: Query, filters: dict[str, list[str]], replay: int) -> None:
+            try:
+                replayed: set[str] = set()
+                if replay:
+                    stored = await self.backend.aevents(
+                        0, replay, since=query.since, until=query.until, **filters
+                    )
+                    for event in reversed(stored):
+                        replayed.add(event.id)
+                        await self.write_message(self.backend.serialize(envelope(event)))
+                while True:
+                    event = await self.queue.get()
+                    if event.id in replayed:  # inserted during the replay, sent by it
+                        replayed.discard(event.id)
+                        continue
+                    # waits until the socket took it: a slow reader fills the queue
+                    await self.write_message(self.backend.serialize(envelope(event)))
+            except tornado.websocket.WebSocketClosedError:
+                self._stop()
+            except Exception as exc:
+                log.exception("event store: a subscription failed")
+                self._end(CLOSE_FEED_LOST, _close_reason(f"{type(exc).__name__}: {exc}"))
+
+        def on_message(self, message: str | bytes) -> None:
+            """Messages from the subscriber are ignored."""
+
+        def on_close(self) -> None:
+            self._stop()
+
+    return SubscribeHandler
+
+
 def create_app(
     backend: Backend,
     methods: Iterable[str] = METHODS,
     max_body_size: int = MAX_BODY_SIZE,
+    subscribe_path: str | None = SUBSCRIBE_PATH,
+    max_queue: int = MAX_QUEUE,
 ) -> tornado.web.Application:
-    """A tornado application answering JSON-RPC calls on ``backend`` at any path.
+    """A tornado application answering JSON-RPC calls on ``backend`` at any path, and
+    pushing live events over a websocket at ``subscribe_path``.
 
     Parameters
     ----------
@@ -184,10 +372,29 @@ def create_app(
         The callable methods, a subset of ``insert``, ``items`` and ``count``.
     max_body_size : int, optional
         Requests larger than this many bytes are refused (HTTP 413).
+    subscribe_path : str or None, optional
+        The path of the websocket endpoint (``None``: no endpoint; every path is then
+        JSON-RPC).
+    max_queue : int, optional
+        The events that may wait to be sent to one subscriber; one more closes its
+        connection with :data:`CLOSE_TOO_SLOW`.
 
     Returns
     -------
     tornado.web.Application
+
+    Notes
+    -----
+    A websocket client connects to ``ws://host:port/subscribe?user=1&user=2&kind=play``:
+    repeated keys are alternatives, distinct keys must all match (as in ``items``).
+    ``since=`` and ``until=`` (seconds) bound the timestamps; ``replay=N`` first sends
+    the newest ``N`` stored matches, oldest first. Then each matching event inserted
+    afterwards is sent as one JSON text message ``{"id", "timestamp", "data"}``.
+    Inserts never wait for a subscriber: at most ``max_queue`` events wait for a slow
+    one, and the next one closes its connection (code 1013, :data:`CLOSE_TOO_SLOW`).
+    Bad parameters close it at once with code 1008 (:data:`CLOSE_BAD_REQUEST`) and the
+    error as the reason; a failed remote feed with 1011; shutting the server down with
+    1001.
 
     Examples
     --------
@@ -211,9 +418,24 @@ def create_app(
         raise ValueError(f"methods {unknown!r} cannot be served: choose among {METHODS}")
     if not isinstance(backend, Backend):
         raise TypeError(f"backend must be an event-store Backend, got {backend!r}")
+    if isinstance(max_queue, bool) or not isinstance(max_queue, int) or max_queue < 1:
+        raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
     options = {"backend": backend, "methods": allowed, "limit": max_body_size}
-    app = tornado.web.Application([(r"/(.*)", _handler_class(), options)])
-    return app
+    subscribers: set[Any] = set()
+    rules: list[Any] = []
+    if subscribe_path is not None:
+        if not subscribe_path.startswith("/"):
+            raise ValueError(f"subscribe_path must start with '/', got {subscribe_path!r}")
+        live = {"backend": backend, "max_queue": max_queue, "open_handlers": subscribers}
+        rules.append((_escape(subscribe_path), _subscribe_class(), live))
+    rules.append((r"/(.*)", _handler_class(), options))
+    return tornado.web.Application(rules, eventstore_subscribers=subscribers)
+
+
+def _escape(path: str) -> str:
+    import re
+
+    return re.escape(path) + "$"
 
 
 class EventServer:
@@ -228,8 +450,15 @@ class EventServer:
         ``http://host:port/``, for a :class:`~streams.eventstore.Client`.
     """
 
-    def __init__(self, server: tornado.httpserver.HTTPServer, host: str, port: int) -> None:
+    def __init__(
+        self,
+        server: tornado.httpserver.HTTPServer,
+        host: str,
+        port: int,
+        app: tornado.web.Application | None = None,
+    ) -> None:
         self.server = server
+        self.app = app
         self.host = host
         self.port = port
         self.url = f"http://{host}:{port}/"
@@ -242,8 +471,12 @@ class EventServer:
         self.server.stop()
 
     async def close(self) -> None:
-        """Stop accepting connections and close the open ones."""
+        """Stop accepting connections and close the open ones (websocket subscribers
+        with code 1001)."""
         self.server.stop()
+        if self.app is not None:
+            for handler in list(self.app.settings.get("eventstore_subscribers", ())):
+                handler._end(CLOSE_SHUTDOWN, "server shutting down")
         await self.server.close_all_connections()
 
 
@@ -271,7 +504,7 @@ def start_server(
     sockets = tornado.netutil.bind_sockets(port, host, family=socket.AF_INET)
     server = tornado.httpserver.HTTPServer(app)
     server.add_sockets(sockets)
-    return EventServer(server, host, int(sockets[0].getsockname()[1]))
+    return EventServer(server, host, int(sockets[0].getsockname()[1]), app)
 
 
 def run_server(app: tornado.web.Application, port: int, host: str = "127.0.0.1") -> None:
