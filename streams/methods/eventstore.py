@@ -82,9 +82,10 @@ class EventStoreMethods(Generic[T]):
 
         With ``follow`` (the default) the source emits every matching event
         inserted through this ``backend`` object while it runs, in the order of
-        the inserts, until stopped: a live tail. A :class:`~streams.eventstore.RedisBackend` also sees
-        the inserts of other processes (Redis pub/sub: at most once while connected);
-        the other backends see only this object's inserts. With ``replay`` it first emits
+        the inserts, until stopped: a live tail. A
+        :class:`~streams.eventstore.RedisBackend` also sees the inserts of other
+        processes (Redis pub/sub: at most once while connected); the other backends
+        see only this object's inserts. With ``replay`` it first emits
         the matching stored events, oldest first; ``replay`` defaults to ``not
         follow``, so ``follow=False`` replays the store and ends. An event inserted
         during the replay is emitted once. Each element waits for back pressure.
