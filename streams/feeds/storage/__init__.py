@@ -1,11 +1,13 @@
-"""Storages of feeds: timelines, activities and marker lists, in memory or Redis.
+"""Storages of feeds: timelines, activities and marker lists, in memory, Redis or SQL.
 
-The Redis classes import ``redis`` only when they first talk to a server.
+The Redis classes import ``redis`` only when they first talk to a server, the SQL ones
+``sqlalchemy`` only when they first talk to a database.
 """
 
 from .base import BaseActivityStorage, BaseListsStorage, BaseTimelineStorage
 from .memory import MemoryActivityStorage, MemoryListsStorage, MemoryTimelineStorage
 from .redis import RedisActivityStorage, RedisListsStorage, RedisTimelineStorage
+from .sql import SQLActivityStorage, SQLListsStorage, SQLTimelineStorage
 
 __all__ = [
     "BaseActivityStorage",
@@ -17,4 +19,7 @@ __all__ = [
     "RedisActivityStorage",
     "RedisListsStorage",
     "RedisTimelineStorage",
+    "SQLActivityStorage",
+    "SQLListsStorage",
+    "SQLTimelineStorage",
 ]
