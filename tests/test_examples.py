@@ -131,3 +131,31 @@ def test_event_server_runs_the_awesomestream_readme_session():
         "error: ValueError: cannot filter on 'colour': not an indexed key "
         "(keys=['user', 'kind', 'repo'])",
     ]
+
+
+def test_newsfeed_fans_pins_out_and_pushes_notification_counts(redis_url):
+    expected = [
+        "5 pins fanned out",
+        "alice reads ['carol:301', 'bob:201']",
+        "bob reads ['alice:102', 'alice:101']",
+        "carol reads ['alice:102', 'bob:201', 'alice:101']",
+        "bob reads ['dave:401', 'alice:102', 'alice:101']",
+        "carol reads ['bob:201']",
+        "carol's aggregated feed: 1 pins by [2]",
+        "  live: alice has 1 unseen notifications",
+        "  live: alice has 2 unseen notifications",
+        "  live: alice has 0 unseen notifications",
+        "alice: 2 people loved pin 102",
+        "alice after reading: {'unseen_count': 0, 'unread_count': 2}",
+    ]
+    redis_db = redis_url.rsplit("/", 1)[0] + "/12"
+    for args in ([], ["--redis", redis_db]):
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES / "newsfeed.py"), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        assert done.stderr == ""
+        assert done.stdout.splitlines() == expected
