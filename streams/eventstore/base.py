@@ -123,8 +123,9 @@ class Backend:
     Notes
     -----
     Subclasses implement ``_store(event, text)``, ``_events(query, start, end)`` and
-    ``_count(query)``; the public methods validate their arguments, encode and decode
-    JSON and tell subscribers about new events.
+    ``_count(query)``, and may override ``_items`` (the data only); the public methods
+    validate their arguments, encode and decode JSON and tell subscribers about new
+    events.
 
     Examples
     --------
@@ -202,7 +203,11 @@ class Backend:
         -------
         list of dict
         """
-        return [e.data for e in self.events(start, end, since=since, until=until, **filters)]
+        start, end = _page(start, end)
+        query = self.query(filters, since, until)
+        if end <= start or any(not values for _, values in query.filters):
+            return []
+        return self._items(query, start, end)
 
     def events(
         self,
@@ -387,6 +392,10 @@ class Backend:
 
     def _count(self, query: Query) -> int:
         raise NotImplementedError
+
+    def _items(self, query: Query, start: int, end: int) -> list[dict[str, Any]]:
+        """The data of ``_events(query, start, end)`` (a backend may fetch only that)."""
+        return [e.data for e in self._events(query, start, end)]
 
 
 def _page(start: Any, end: Any) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,8 @@ __all__ = ["SQLBackend"]
 RESERVED = frozenset({"key", "data", "ts", "seq"})
 """The columns of the events table that are not indexed keys."""
 
+_clock = time.monotonic  # the clock of ``list_check_interval`` (tests replace it)
+
 
 class SQLBackend(Backend):
     """An event store in a SQL database through SQLAlchemy 2 (SQLite, PostgreSQL...).
@@ -27,6 +30,13 @@ class SQLBackend(Backend):
     side table ``{table_name}_values`` (``key``, ``field``, ``value``); its column is
     then ``NULL``. Queries read that side table only for fields that ever had a list.
 
+    Which fields have list values is read when the table is opened and kept: an
+    insert through this object updates it at once, and a query on a field without
+    lists re-checks the side table (one small statement) at most once every
+    ``list_check_interval`` seconds, so list values that *another* process (or
+    backend object) stores in a field that had none before are found by element
+    within that delay. Otherwise a query is one SQL statement.
+
     Parameters
     ----------
     dsn : str or sqlalchemy.URL, optional
@@ -36,6 +46,10 @@ class SQLBackend(Backend):
         The fields queries may filter on (not ``key``, ``data``, ``ts`` or ``seq``).
     table_name : str, optional
         The events table.
+    list_check_interval : float, optional
+        Seconds between re-checks of the side table for fields with new list values
+        stored by other processes (default 1); ``0`` re-checks on every query on a
+        field without known lists.
     **engine_kwargs
         Passed to ``sqlalchemy.create_engine``.
 
@@ -57,6 +71,7 @@ class SQLBackend(Backend):
         dsn: str | sa.URL | None = None,
         keys: Iterable[str] | None = None,
         table_name: str = "stream_items",
+        list_check_interval: float = 1.0,
         **engine_kwargs: Any,
     ) -> None:
         super().__init__(keys)
@@ -69,10 +84,22 @@ class SQLBackend(Backend):
             raise TypeError(f"table_name must be a non-empty str, got {table_name!r}")
         self.dsn = "sqlite:///stream.db" if dsn is None else dsn
         self.table_name = table_name
+        if (
+            isinstance(list_check_interval, bool)
+            or not isinstance(list_check_interval, int | float)
+            or list_check_interval < 0
+        ):
+            raise ValueError(
+                f"list_check_interval must be seconds >= 0, got {list_check_interval!r}"
+            )
+        self.list_check_interval = float(list_check_interval)
         self._engine_kwargs = engine_kwargs
         self._engine: sa.Engine | None = None
         self._tables: tuple[sa.Table, sa.Table] | None = None
         self._listed: set[str] = set()  # fields known to have list values
+        self._checked_at = float("-inf")  # when _listed was last read from the database
+        self._inserts: tuple[sa.Insert, sa.Insert] | None = None  # events, values
+        self._statements: dict[tuple[Any, ...], Any] = {}  # per query shape
         self._setup = threading.Lock()
 
     def __repr__(self) -> str:
@@ -126,18 +153,23 @@ class SQLBackend(Backend):
                 )
                 meta.create_all(engine)
                 self._engine = engine
+                self._inserts = (events.insert(), values.insert())
+                self._statements = {}
                 self._tables = (events, values)
+                with engine.connect() as conn:
+                    self._refresh_listed(conn)
         return self._tables
 
     def close(self) -> None:
         engine, self._engine, self._tables = self._engine, None, None
+        self._statements = {}
         if engine is not None:
             engine.dispose()
 
     # ------------------------------------------------------------------ operations
 
     def _store(self, event: Event, text: str) -> None:
-        events, values = self._ensure()
+        self._ensure()
         row: dict[str, Any] = {
             "key": event.id,
             "data": text,
@@ -145,66 +177,136 @@ class SQLBackend(Backend):
             "seq": event.order,
         }
         listed: list[dict[str, str]] = []
+        data = event.data
         for k in self.keys:
-            value = event.data.get(k)
+            value = data.get(k)
             if isinstance(value, list):
                 row[k] = None
                 listed.extend(
-                    {"key": event.id, "field": k, "value": v} for v in field_values(event.data, k)
+                    {"key": event.id, "field": k, "value": v} for v in field_values(data, k)
                 )
             else:
                 row[k] = None if value is None else str(value)
-        with self.engine.begin() as conn:
-            conn.execute(events.insert(), row)
+        assert self._engine is not None
+        assert self._inserts is not None
+        with self._engine.begin() as conn:
+            conn.execute(self._inserts[0], row)
             if listed:
-                conn.execute(values.insert(), listed)
-        self._listed.update(v["field"] for v in listed)
+                conn.execute(self._inserts[1], listed)
+        if listed:
+            self._listed.update(v["field"] for v in listed)
 
-    def _where(self, conn: sa.Connection, query: Query) -> list[sa.ColumnElement[bool]]:
+    def _refresh_listed(self, conn: sa.Connection, query: Query | None = None) -> None:
+        """Learn which indexed keys have list values (rows in the side table), in one
+        statement: at once without ``query``, else if one of its filters is on a field
+        without known lists and ``list_check_interval`` has passed since the last time."""
         import sqlalchemy as sa
 
+        now = _clock()
+        if query is not None and (
+            now - self._checked_at < self.list_check_interval
+            or all(k in self._listed for k, _ in query.filters)
+        ):
+            return
+        unknown = [k for k in self.keys if k not in self._listed]
+        if not unknown:
+            return
+        _, values = self._ensure()
+        probe = sa.select(
+            *(sa.exists().where(values.c.field == k).label(f"k{i}") for i, k in enumerate(unknown))
+        )
+        found = conn.execute(probe).one()
+        self._listed.update(k for k, has in zip(unknown, found, strict=True) if has)
+        self._checked_at = now
+
+    def _statement(self, query: Query, what: str, offset: bool) -> tuple[Any, dict[str, Any]]:
+        """The prepared statement for the shape of ``query`` (built once per shape, so
+        SQLAlchemy's compiled cache is hit without rebuilding or re-keying it) and its
+        parameters."""
+        import sqlalchemy as sa
+
+        listed = self._listed
+        shape = (
+            what,
+            tuple((k, k in listed) for k, _ in query.filters),
+            query.since is not None,
+            query.until is not None,
+            offset,
+        )
+        params: dict[str, Any] = {}
+        for i, (k, wanted) in enumerate(query.filters):
+            params[f"f{i}"] = wanted
+            if k in listed:
+                params[f"e{i}"] = wanted
+        if query.since is not None:
+            params["since"] = query.since
+        if query.until is not None:
+            params["until"] = query.until
+        statement = self._statements.get(shape)
+        if statement is not None:
+            return statement, params
         events, values = self._ensure()
         clauses: list[sa.ColumnElement[bool]] = []
-        for k, wanted in query.filters:
-            clause: sa.ColumnElement[bool] = events.c[k].in_(wanted)
-            if k not in self._listed:
-                has_lists = conn.execute(
-                    sa.select(values.c.key).where(values.c.field == k).limit(1)
-                ).first()
-                if has_lists is not None:
-                    self._listed.add(k)
-            if k in self._listed:
+        for i, (k, is_listed) in enumerate(shape[1]):
+            clause: sa.ColumnElement[bool] = events.c[k].in_(sa.bindparam(f"f{i}", expanding=True))
+            if is_listed:
                 elements = sa.select(values.c.key).where(
-                    values.c.field == k, values.c.value.in_(wanted)
+                    values.c.field == k, values.c.value.in_(sa.bindparam(f"e{i}", expanding=True))
                 )
                 clause = sa.or_(clause, events.c.key.in_(elements))
             clauses.append(clause)
         if query.since is not None:
-            clauses.append(events.c.ts >= query.since)
+            clauses.append(events.c.ts >= sa.bindparam("since", type_=sa.Double))
         if query.until is not None:
-            clauses.append(events.c.ts < query.until)
-        return clauses
+            clauses.append(events.c.ts < sa.bindparam("until", type_=sa.Double))
+        if what == "count":
+            statement = sa.select(sa.func.count()).select_from(events).where(*clauses)
+        else:
+            columns = (
+                [events.c.data]
+                if what == "data"
+                else [events.c.key, events.c.ts, events.c.seq, events.c.data]
+            )
+            statement = (
+                sa.select(*columns)
+                .where(*clauses)
+                .order_by(events.c.ts.desc(), events.c.seq.desc())
+                .limit(sa.bindparam("limit", type_=sa.Integer))
+            )
+            if offset:
+                statement = statement.offset(sa.bindparam("offset", type_=sa.Integer))
+        if len(self._statements) >= 256:
+            self._statements.clear()
+        self._statements[shape] = statement
+        return statement, params
+
+    def _connect(self) -> sa.Connection:
+        self._ensure()
+        assert self._engine is not None
+        return self._engine.connect()
+
+    def _rows(self, query: Query, what: str, start: int, end: int) -> Any:
+        with self._connect() as conn:
+            if query.filters:
+                self._refresh_listed(conn, query)
+            statement, params = self._statement(query, what, start > 0)
+            params["limit"] = end - start
+            if start:
+                params["offset"] = start
+            return conn.execute(statement, params).all()
 
     def _events(self, query: Query, start: int, end: int) -> list[Event]:
-        import sqlalchemy as sa
+        loads = self.deserialize
+        rows = self._rows(query, "events", start, end)
+        return [Event(k, ts, seq, loads(data)) for k, ts, seq, data in rows]
 
-        events, _ = self._ensure()
-        with self.engine.connect() as conn:
-            select = (
-                sa.select(events.c.key, events.c.ts, events.c.seq, events.c.data)
-                .where(*self._where(conn, query))
-                .order_by(events.c.ts.desc(), events.c.seq.desc())
-                .offset(start)
-                .limit(end - start)
-            )
-            rows = conn.execute(select).all()
-        return [Event(k, ts, seq, self.deserialize(data)) for k, ts, seq, data in rows]
+    def _items(self, query: Query, start: int, end: int) -> list[dict[str, Any]]:
+        loads = self.deserialize
+        return [loads(data) for (data,) in self._rows(query, "data", start, end)]
 
     def _count(self, query: Query) -> int:
-        import sqlalchemy as sa
-
-        events, _ = self._ensure()
-        with self.engine.connect() as conn:
-            where = self._where(conn, query)
-            select = sa.select(sa.func.count()).select_from(events).where(*where)
-            return int(conn.execute(select).scalar_one())
+        with self._connect() as conn:
+            if query.filters:
+                self._refresh_listed(conn, query)
+            statement, params = self._statement(query, "count", False)
+            return int(conn.execute(statement, params).scalar_one())

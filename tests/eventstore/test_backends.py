@@ -282,3 +282,110 @@ def test_redis_layout_uses_sorted_sets_under_the_prefix(redis_url):
     assert client.zrange(f"{prefix}all", 0, -1, withscores=True)[0][1] == 42.0
     client.close()
     store.close()
+
+
+# ------------------------------------------------------------------ SQL: list fields, statements
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The clock of ``SQLBackend.list_check_interval``, advanced by hand."""
+    from streams.eventstore import sql
+
+    fake = FakeClock()
+    monkeypatch.setattr(sql, "_clock", fake)
+    return fake
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_sql(request, tmp_path):
+    """``open_sql(**kwargs)``: a new SQLBackend object on the test's one table, as
+    another process would open it."""
+    from streams.eventstore import SQLBackend
+
+    name = f"t{uuid.uuid4().hex[:12]}"
+    if request.param == "sqlite":
+        dsn = f"sqlite:///{tmp_path / name}.db"
+    else:
+        dsn = request.getfixturevalue("postgres_url")
+    made = []
+
+    def open_it(**kwargs):
+        store = SQLBackend(dsn, ["user", "kind"], table_name=name, **kwargs)
+        made.append(store)
+        return store
+
+    yield open_it
+    for store in made:
+        store.close()
+
+
+def count_statements(store):
+    """A list that counts the SQL statements ``store`` sends (one entry each)."""
+    import sqlalchemy as sa
+
+    sent = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
+def test_sql_list_values_stored_by_another_object_become_queryable(open_sql, clock):
+    first = open_sql()
+    first.insert({"user": 1, "kind": "solo"}, date=1)
+    assert first.items(user=2) == [] and first.count(user=2) == 0
+    other = open_sql()
+    other.insert({"user": [1, 2], "kind": "match"}, date=2)
+    # the rule: the side table is re-checked at most once per list_check_interval
+    clock.now += first.list_check_interval
+    assert first.items(user=2) == [{"user": [1, 2], "kind": "match"}]
+    assert first.count(user=[1, 2]) == 2
+    assert [e["kind"] for e in first.items(user=1)] == ["match", "solo"]
+    # a backend object opened later reads the list fields when it opens the table
+    assert open_sql().items(user=2, kind="match") == [{"user": [1, 2], "kind": "match"}]
+
+
+def test_sql_list_check_interval_bounds_how_stale_the_list_fields_are(open_sql, clock):
+    lazy, strict = open_sql(list_check_interval=5), open_sql(list_check_interval=0)
+    assert lazy.items(user=2) == strict.items(user=2) == []
+    open_sql().insert({"user": [1, 2]}, date=1)
+    assert strict.items(user=2) == [{"user": [1, 2]}]  # re-checks on every query
+    clock.now += 4.9
+    assert lazy.items(user=2) == []  # known to have no lists 4.9 s ago
+    clock.now += 0.1
+    assert lazy.items(user=2) == [{"user": [1, 2]}]
+    with pytest.raises(ValueError, match="list_check_interval"):
+        open_sql(list_check_interval=-1)
+
+
+def test_sql_query_is_one_statement(open_sql, clock):
+    store = open_sql()
+    for n in range(5):
+        store.insert({"user": n % 3, "kind": "k"}, date=n)
+    sent = count_statements(store)
+    assert store.items(user=1) == [{"user": 1, "kind": "k"}, {"user": 1, "kind": "k"}]
+    assert len(sent) == 1
+    assert store.count(user=[0, 1], kind="k") == 4 and len(sent) == 2
+    assert len(store.events(1, 3, since=1, until=4, user=[0, 1, 2])) == 2 and len(sent) == 3
+    assert len(store.items()) == 5 and store.count() == 5 and len(sent) == 5
+    # once list_check_interval has passed, one query checks the side table again
+    clock.now += store.list_check_interval
+    assert store.count(user=1) == 2 and len(sent) == 7
+    assert store.count(user=1) == 2 and len(sent) == 8
+    # a list stored through this object is known at once, and queries stay one statement
+    store.insert({"user": [1, 7], "kind": "match"}, date=10)
+    del sent[:]
+    assert store.items(user=7) == [{"user": [1, 7], "kind": "match"}] and len(sent) == 1
+    assert store.count(user=1) == 3 and len(sent) == 2
+    # only a filter on a field without known lists re-checks, once the interval passed
+    clock.now += store.list_check_interval
+    assert store.count(user=1) == 3 and len(sent) == 3
+    assert store.count(kind="k") == 5 and len(sent) == 5
+    assert store.count(kind="k") == 5 and len(sent) == 6
