@@ -6,7 +6,10 @@ Compares, in the same run and on the same server:
   100 ZADDs, ``max_inflight_chunks`` at a time);
 - ``manager (thread)``: the same with ``async_redis_writes = False`` (synchronous
   pipelines sent from worker threads);
-- ``hand-written``: a redis-py loop doing the same ``ZADD NX`` in pipelines of 100.
+- ``hand-written``: a synchronous redis-py loop doing the same Redis work in pipelines of
+  100: per follower ``ZADD NX``, and the trim ``ZREMRANGEBYRANK`` with the feed's
+  ``trim_chance`` (1%), as the manager does. (The manager also stores the activity and adds
+  it to the author's feed: two commands, not counted.)
 
 It also reads ``feed[:25]`` (slice + hydration) and reports p50/p99.
 
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import statistics
 import sys
 import tempfile
@@ -58,12 +62,18 @@ class BenchManager(Manager):
 
 
 def hand_written(client: redis.Redis, followers: list[int], activity: Activity) -> None:
+    """The Redis work of the manager's fan-out, by hand: per follower ``ZADD NX`` and, with
+    probability ``trim_chance`` (1%), the trim ``ZREMRANGEBYRANK`` to ``max_length``."""
     member = str(activity.serialization_id)
     mapping = {member: activity.serialization_id}
+    chance, stop = RedisFeed.trim_chance, -RedisFeed.max_length - 1
     for start in range(0, len(followers), 100):
         pipe = client.pipeline(transaction=False)
         for uid in followers[start : start + 100]:
-            pipe.zadd(f"feed_{uid}", mapping, nx=True)
+            key = f"feed_{uid}"
+            pipe.zadd(key, mapping, nx=True)
+            if random.random() < chance:
+                pipe.zremrangebyrank(key, 0, stop)
         pipe.execute()
 
 

@@ -11,7 +11,8 @@ A job is split into :class:`FanoutChunk` s of ``fanout_chunk_size`` followers, f
 feed class, high priority followers first. ``map_async`` writes at most
 ``max_inflight_chunks`` of them at a time; while it is full, the jobs wait (back
 pressure). A chunk is one batch: for a Redis flat feed, one pipeline
-(``transaction=False``) of an asyncio redis-py client. A failing chunk is retried by the
+(``transaction=False``) of an asyncio redis-py client, bounded as a whole by the
+server's ``socket_timeout`` (5 s by default). A failing chunk is retried by the
 policy; if it still fails its :class:`~streams.ErrorRecord` goes to the graph's error
 channel, naming the chunk, and the other chunks go on. Each job carries a future that is
 set once all its chunks are written or given up on.

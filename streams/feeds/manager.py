@@ -47,7 +47,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from ..errors import retry
 from ..loop import run_sync, running_loop
@@ -63,7 +63,7 @@ from .fanout import (
 )
 from .storage.memory import MemoryTimelineStorage
 from .storage.redis import RedisTimelineStorage
-from .updates import listening
+from .updates import anyone_listening, listening
 
 if TYPE_CHECKING:
     from ..core import Stream
@@ -72,6 +72,9 @@ if TYPE_CHECKING:
 __all__ = ["CountingMetrics", "FeedMetrics", "Manager"]
 
 R = TypeVar("R")
+
+_SOCKET_TIMEOUT = 5.0
+"""redis-py's default ``socket_timeout``: the timeout of a chunk write by default."""
 
 
 class FeedMetrics:
@@ -184,7 +187,7 @@ class _FanoutGraph:
 
         self.manager = manager
         self.loop = loop
-        self.clients: dict[str, Any] = {}
+        self.clients: dict[str, tuple[Any, float | None]] = {}
         policy = retry(manager.retry_attempts, manager.retry_backoff, then="dead_letter")
         self.source: Stream[FanoutJob] = Stream(loop=loop, stream_name="fanout_jobs")
         chunks = self.source.map(iter_chunks, stream_name="chunks").flatten()
@@ -198,13 +201,21 @@ class _FanoutGraph:
         self.errors: Stream[ErrorRecord] = self.source.errors()
         self.errors.sink(self._failed)
 
-    def client(self, server: str) -> Any:
-        """The asyncio Redis client of ``server`` on this loop."""
+    def client(self, server: str) -> tuple[Any, float | None]:
+        """The asyncio Redis client of ``server`` on this loop, and the timeout of a chunk
+        write: the server's ``socket_timeout`` (redis-py's default, 5 s, if not set).
+
+        The client itself has no ``socket_timeout``: redis-py's asyncio client would
+        start an asyncio timer for each reply (100 per chunk), which costs about as much
+        as reading the reply; the fan-out bounds the whole chunk instead (a stricter
+        bound: the timeout covers the connect, the send and every reply of the chunk)."""
         found = self.clients.get(server)
         if found is None:
             from . import settings
 
-            found = self.clients[server] = settings.get_async_redis(server)
+            timeout = settings.server_config(server).get("socket_timeout", _SOCKET_TIMEOUT)
+            client = settings.get_async_redis(server, socket_timeout=None)
+            found = self.clients[server] = (client, timeout)
         return found
 
     async def write(self, chunk: FanoutChunk) -> FanoutChunk:
@@ -229,7 +240,7 @@ class _FanoutGraph:
         metrics = self.manager.metrics
         kwargs = dict(chunk.operation_kwargs)
         trim = kwargs.pop("trim", True)
-        client = self.client(getattr(feed_class, "redis_server", "default"))
+        client, timeout = self.client(getattr(feed_class, "redis_server", "default"))
         with metrics.fanout_timer(feed_class):
             pipe = client.pipeline(transaction=False)
             if feed_class.on_update_feed is BaseFeed.on_update_feed:
@@ -240,7 +251,8 @@ class _FanoutGraph:
                     chunk.operation(feed, batch_interface=pipe, trim=False, **kwargs)
                     if trim and random.random() < feed.trim_chance:  # as the feed's trim
                         pipe.zremrangebyrank(feed.key, 0, -feed.max_length - 1)
-            await pipe.execute()
+            async with asyncio.timeout(timeout):
+                await pipe.execute()
         metrics.on_fanout(feed_class, chunk.operation, len(chunk.user_ids))
 
     @staticmethod
@@ -257,7 +269,7 @@ class _FanoutGraph:
             chunk.job.chunk_done(chunk, record.error)
 
     async def aclose(self) -> None:
-        for client in self.clients.values():
+        for client, _ in self.clients.values():
             await client.aclose()
         self.clients.clear()
 
@@ -633,23 +645,28 @@ class Manager:
 
 def _queue_flat(chunk: FanoutChunk, pipe: Any, activities: Sequence[Any], trim: bool) -> None:
     """Queue a chunk of a plain flat Redis feed: the same commands as ``operation(feed,
-    batch_interface=pipe)`` per follower, with the activities serialized once."""
+    batch_interface=pipe)`` per follower (each feed's ``ZADD NX`` or ``ZREM``, then its
+    trim with probability ``trim_chance``), the activities serialized and encoded once."""
     feed = chunk.feed_class(chunk.user_ids[0])  # reused: only its key changes
-    storage, key_format = feed.timeline_storage, feed.key_format
-    serializer = feed._timeline_serializer()
+    storage = cast(RedisTimelineStorage, feed.timeline_storage)  # see _pipelined
+    key_format, serializer = feed.key_format, feed._timeline_serializer()
     adding = chunk.operation is add_operation
+    keys = [key_format % {"user_id": user_id} for user_id in chunk.user_ids]
     if adding:
         entries = [(a.serialization_id, serializer.dumps(a)) for a in activities]
+        storage.add_to_keys(keys, entries, pipe)
     else:
         members = [serializer.dumps(DehydratedActivity(_activity_id(a))) for a in activities]
-    for user_id in chunk.user_ids:
-        feed.user_id, feed.key = user_id, key_format % {"user_id": user_id}
-        if adding:
-            storage.add_many(feed.key, entries, pipe)
-        else:
-            storage.remove_many(feed.key, members, pipe)
-        if trim and random.random() < feed.trim_chance:  # as the feed's own trim
-            pipe.zremrangebyrank(feed.key, 0, -feed.max_length - 1)
+        storage.remove_from_keys(keys, members, pipe)
+    if trim:
+        chance, stop = feed.trim_chance, -feed.max_length - 1
+        for key in keys:
+            if random.random() < chance:  # as the feed's own trim
+                pipe.zremrangebyrank(key, 0, stop)
+    if not anyone_listening():  # no FeedUpdates started: skip the 100 channel look-ups
+        return
+    for user_id, key in zip(chunk.user_ids, keys, strict=True):
+        feed.user_id, feed.key = user_id, key
         if listening(feed.channel):
             feed.on_update_feed(
                 new=activities if adding else [], deleted=[] if adding else activities

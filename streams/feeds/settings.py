@@ -85,12 +85,13 @@ def get_redis_connection(name: str = "default") -> redis.Redis:
     return redis.Redis(connection_pool=cached[1])
 
 
-def get_async_redis(name: str = "default") -> redis.asyncio.Redis:
+def get_async_redis(name: str = "default", **overrides: Any) -> redis.asyncio.Redis:
     """A new asyncio client of server ``name`` (with its own pool; close it with
-    ``await client.aclose()``), for code running on an event loop."""
+    ``await client.aclose()``), for code running on an event loop; ``overrides`` replace
+    connection options (e.g. ``socket_timeout=None``)."""
     import redis.asyncio
 
-    return redis.asyncio.Redis(**server_config(name))
+    return redis.asyncio.Redis(**{**server_config(name), **overrides})
 
 
 STREAM_SQL_CONFIG: dict[str, dict[str, Any]] = {

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from ..loop import running_loop
 from ..sources.base import Source
 
-__all__ = ["FeedUpdate", "FeedUpdates", "listening", "publish"]
+__all__ = ["FeedUpdate", "FeedUpdates", "anyone_listening", "listening", "publish"]
 
 
 class FeedUpdate(NamedTuple):
@@ -41,6 +41,11 @@ class FeedUpdate(NamedTuple):
 
 _LISTENERS: dict[str, list[FeedUpdates]] = {}
 _LOCK = threading.Lock()
+
+
+def anyone_listening() -> bool:
+    """Whether any :class:`FeedUpdates` is started (a cheap check before many lookups)."""
+    return bool(_LISTENERS)
 
 
 def listening(channel: str) -> bool:

@@ -86,6 +86,38 @@ class RedisTimelineStorage(_RedisStorage, BaseTimelineStorage):
             return len(members)
         return int(self.redis.zrem(key, *members))
 
+    def add_to_keys(
+        self, keys: Iterable[str], entries: Sequence[tuple[int, str]], batch_interface: Any
+    ) -> None:
+        """Queue on ``batch_interface`` the commands of ``add_many(key, entries,
+        batch_interface)`` for each of ``keys`` (a fan-out chunk), the arguments encoded
+        once: the ``ZADD NX`` of every key share them."""
+        encode = batch_interface.get_encoder().encode
+        zadds = []
+        for i in range(0, len(entries), CHUNK):
+            mapping = {member: score for score, member in entries[i : i + CHUNK]}
+            args = [b"NX"]
+            for member, score in mapping.items():
+                args += (encode(score), encode(member))
+            zadds.append(args)
+        queue = batch_interface.execute_command
+        for key in keys:
+            name = encode(key)
+            for args in zadds:
+                queue("ZADD", name, *args)
+
+    def remove_from_keys(
+        self, keys: Iterable[str], members: Sequence[str], batch_interface: Any
+    ) -> None:
+        """Queue on ``batch_interface`` the ``ZREM`` of ``remove_many(key, members,
+        batch_interface)`` for each of ``keys``, the members encoded once."""
+        if not members:
+            return
+        encode = batch_interface.get_encoder().encode
+        encoded = [encode(member) for member in members]
+        for key in keys:
+            batch_interface.execute_command("ZREM", encode(key), *encoded)
+
     def get_slice(
         self,
         key: str,
