@@ -42,6 +42,7 @@ import asyncio
 import collections
 import functools
 import inspect
+import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
@@ -55,11 +56,14 @@ from .activity import DehydratedActivity
 from .aggregated import AggregatedFeed
 from .base import BaseFeed, RedisFeed, UserBaseFeed, _activity_id
 from .fanout import (
+    ChunkOutcome,
+    ChunkWrite,
     FanoutChunk,
     FanoutJob,
     add_operation,
     iter_chunks,
     remove_operation,
+    write_chunk,
 )
 from .storage.memory import MemoryTimelineStorage
 from .storage.redis import RedisTimelineStorage
@@ -165,6 +169,22 @@ def _is_memory(feed_class: type[BaseFeed]) -> bool:
     return markers is None or issubclass(markers, MemoryListsStorage)
 
 
+def _memory_storages(feed_class: type[BaseFeed]) -> list[str]:
+    """The storages of ``feed_class`` that live in this process's memory (by name)."""
+    from .storage.memory import MemoryActivityStorage, MemoryListsStorage
+
+    found = []
+    for attribute, memory in (
+        ("timeline_storage_class", MemoryTimelineStorage),
+        ("activity_storage_class", MemoryActivityStorage),
+        ("markers_storage_class", MemoryListsStorage),
+    ):
+        storage = getattr(feed_class, attribute, None)
+        if isinstance(storage, type) and issubclass(storage, memory):
+            found.append(storage.__name__)
+    return found
+
+
 def _pipelined(feed_class: type[BaseFeed], operation: Callable[..., Any]) -> bool:
     """Whether a chunk can be one asyncio Redis pipeline: a flat Redis feed whose writes
     only queue commands on the batch (no read, no override)."""
@@ -191,12 +211,18 @@ class _FanoutGraph:
         policy = retry(manager.retry_attempts, manager.retry_backoff, then="dead_letter")
         self.source: Stream[FanoutJob] = Stream(loop=loop, stream_name="fanout_jobs")
         chunks = self.source.map(iter_chunks, stream_name="chunks").flatten()
-        self.writes = chunks.map_async(
-            self.write,
-            parallelism=manager.max_inflight_chunks,
-            on_error=policy,
-            stream_name="write_chunk",
-        )
+        self.inflight: dict[int, FanoutChunk] = {}  # Dask: chunks sent, by token
+        self.remote_errors: dict[FanoutChunk, BaseException] = {}
+        self.remote_nodes: tuple[Stream[Any], ...] = ()
+        if manager.dask_client is None:
+            self.writes = chunks.map_async(
+                self.write,
+                parallelism=manager.max_inflight_chunks,
+                on_error=policy,
+                stream_name="write_chunk",
+            )
+        else:
+            self.writes = self._remote_writes(chunks, manager.dask_client)
         self.writes.sink(self._written)
         self.errors: Stream[ErrorRecord] = self.source.errors()
         self.errors.sink(self._failed)
@@ -255,14 +281,90 @@ class _FanoutGraph:
                 await pipe.execute()
         metrics.on_fanout(feed_class, chunk.operation, len(chunk.user_ids))
 
+    # ------------------------------------------------------------------ on Dask
+
+    def _remote_writes(self, chunks: Stream[FanoutChunk], client: Any) -> Stream[FanoutChunk]:
+        """The Dask part of the graph (see :mod:`.fanout`): chunks out as
+        :class:`ChunkWrite` tasks, at most ``max_inflight_chunks`` waited for at a time
+        (``buffer``), outcomes back in order, each turned back into its chunk."""
+        self.tokens = itertools.count()
+        tasks = chunks.map(self.task, stream_name="chunk_task", on_error="dead_letter")
+        scattered = tasks.scatter(client=client, stream_name="scatter_chunks")
+        remote = scattered.map(write_chunk, stream_name="write_chunk", on_error="dead_letter")
+        held = remote.buffer(int(self.manager.max_inflight_chunks))
+        outcomes = held.gather(stream_name="gather_chunks", on_error="dead_letter")
+        self.remote_nodes = (remote, held, outcomes)
+        back = outcomes.map(self.outcome, stream_name="chunk_outcome")
+        return back.map(self.settle, stream_name="chunk_written", on_error="dead_letter")
+
+    def task(self, chunk: FanoutChunk) -> ChunkWrite:
+        """The picklable task of ``chunk``, with the settings entries its feeds use."""
+        from . import settings
+
+        feed_class, manager = chunk.feed_class, self.manager
+        options = feed_class.get_storage_options()
+        redis_config, sql_config = {}, {}
+        if isinstance(name := options.get("redis_server"), str):
+            settings.server_config(name)  # a missing entry: a KeyError naming it, here
+            redis_config[name] = settings.STREAM_REDIS_CONFIG[name]
+        if isinstance(name := options.get("sql_server"), str):
+            settings.sql_config(name)
+            sql_config[name] = settings.STREAM_SQL_CONFIG[name]
+        token = next(self.tokens)
+        task = ChunkWrite(
+            token,
+            repr(chunk),
+            feed_class,
+            chunk.operation,
+            chunk.operation_kwargs,
+            chunk.user_ids,
+            int(manager.retry_attempts),
+            float(manager.retry_backoff),
+            redis_config,
+            sql_config,
+        )
+        self.inflight[token] = chunk
+        return task
+
+    def outcome(self, outcome: ChunkOutcome) -> FanoutChunk:
+        """The chunk of a task's outcome (its error kept for :meth:`settle`)."""
+        chunk = self.inflight.pop(outcome.token)
+        if outcome.error is not None:
+            self.remote_errors[chunk] = outcome.error
+        return chunk
+
+    def settle(self, chunk: FanoutChunk) -> FanoutChunk:
+        """Raise the error of a chunk given up on by the worker (dead-lettered: the
+        graph's error channel gets the chunk), count a written one."""
+        error = self.remote_errors.pop(chunk, None)
+        if error is not None:
+            raise error
+        self.manager.metrics.on_fanout(chunk.feed_class, chunk.operation, len(chunk.user_ids))
+        return chunk
+
+    def _lost(self, record: ErrorRecord) -> FanoutChunk | None:
+        """The chunk of a failure inside the Dask part: a task that could not be submitted
+        (the element is its :class:`ChunkWrite`), or whose future failed (a worker died
+        too often, the result could not travel...). Futures reach ``gather`` in the order
+        the chunks were sent and one at a time, so that chunk is the oldest one sent."""
+        element = record.element
+        if isinstance(element, ChunkWrite):
+            return self.inflight.pop(element.token, None)
+        if record.node in self.remote_nodes and self.inflight:
+            return self.inflight.pop(next(iter(self.inflight)))
+        return None
+
+    # ------------------------------------------------------------------ settling
+
     @staticmethod
     def _written(chunk: FanoutChunk) -> None:
         chunk.job.chunk_done(chunk)
 
-    @staticmethod
-    def _failed(record: ErrorRecord) -> None:
+    def _failed(self, record: ErrorRecord) -> None:
         chunk = record.element
-        if isinstance(chunk, FanoutChunk):
+        if not isinstance(chunk, FanoutChunk):
+            chunk = self._lost(record)
+        if chunk is not None:
             from ..errors import log
 
             log.warning("fan-out chunk given up: %s: %s", chunk, record.error)
@@ -299,6 +401,10 @@ class Manager:
         False sends the synchronous pipeline from a worker thread.
     metrics : FeedMetrics
         The metrics hooks (no-op by default; see :class:`CountingMetrics`).
+    dask_client : distributed.Client or None
+        Write the chunks on this Dask cluster (None: in this process, the default).
+        The feed classes must keep their feeds outside the process (Redis, SQL): memory
+        feeds are refused with ``ValueError``. See "On a Dask cluster" in the feeds guide.
 
     Any of these can also be given as a keyword: ``Manager(fanout_chunk_size=50)``.
     """
@@ -312,6 +418,7 @@ class Manager:
     retry_backoff: ClassVar[float] = 0.1
     async_redis_writes: ClassVar[bool] = True
     metrics: FeedMetrics = FeedMetrics()
+    dask_client: ClassVar[Any] = None
 
     _OPTIONS = (
         "feed_classes",
@@ -323,6 +430,7 @@ class Manager:
         "retry_backoff",
         "async_redis_writes",
         "metrics",
+        "dask_client",
     )
 
     def __init__(self, **options: Any) -> None:
@@ -332,6 +440,7 @@ class Manager:
             setattr(self, name, value)
         if int(self.fanout_chunk_size) < 1 or int(self.max_inflight_chunks) < 1:
             raise ValueError("fanout_chunk_size and max_inflight_chunks must be positive")
+        self._check_dask(self.feed_classes)
         self._graphs: dict[asyncio.AbstractEventLoop, _FanoutGraph] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -426,6 +535,20 @@ class Manager:
             self._pool.shutdown(wait=True)
             self._pool = None
 
+    def _check_dask(self, feed_classes: dict[str, type[BaseFeed]]) -> None:
+        """Refuse memory feeds when the chunks are written on a Dask cluster."""
+        if self.dask_client is None:
+            return
+        for name, feed_class in feed_classes.items():
+            memory = _memory_storages(feed_class)
+            if memory:
+                raise ValueError(
+                    f"dask_client: feed class {name!r} ({feed_class.__qualname__}) keeps "
+                    f"its feeds in this process's memory ({', '.join(memory)}); a Dask "
+                    "worker cannot write them. Use Redis or SQL feeds with dask_client, "
+                    "or leave dask_client unset."
+                )
+
     # ------------------------------------------------------------------ fan-out
 
     def fanout(
@@ -471,8 +594,10 @@ class Manager:
             ``failed_ids`` are the followers whose feeds miss the operation.
         """
         loop = asyncio.get_running_loop()
+        classes = dict(self.feed_classes if feed_classes is None else feed_classes)
+        self._check_dask(classes)
         job = FanoutJob(
-            dict(self.feed_classes if feed_classes is None else feed_classes),
+            classes,
             follower_ids,
             operation,
             operation_kwargs,
