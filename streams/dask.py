@@ -39,6 +39,7 @@ from .operators.select import Unique
 from .operators.time import Buffer
 from .operators.transform import Map
 from .protocol import Metadata, push_each, wait
+from .runtime import RETRYING
 from .sinks.base import Sink
 
 __all__ = ["DaskContext", "Gather", "RemoteBuffer", "RemoteFilter", "RemoteFlatten",
@@ -235,7 +236,13 @@ class InOrder:
     _last_turn: Completion | None = None
 
     def _take_turn(self) -> tuple[Completion | None, Completion]:
-        """(the previous element's turn, this element's turn)."""
+        """(the previous element's turn, this element's turn).
+
+        A retry of this node's work (``on_error=retry(...)``) runs inside the failed
+        element's turn, which ends once the retry has: it must not queue behind it.
+        """
+        if RETRYING.get() is self:
+            return None, Completion()
         previous, mine = self._last_turn, Completion()
         self._last_turn = mine
         return previous, mine

@@ -16,6 +16,7 @@ peak = 0  # the most that were inside at once since ``reset()``
 finished: list = []  # elements in the order their task finished
 task_keys: dict = {}  # label -> keys of the tasks that called ``keyed``
 started: list = []  # elements that entered ``gated``
+failed_once: set = set()  # elements ``fails_once`` has failed for
 gate = threading.Event()
 
 
@@ -28,6 +29,7 @@ def reset():
         finished.clear()
         task_keys.clear()
         started.clear()
+        failed_once.clear()
         gate.clear()
 
 
@@ -100,6 +102,16 @@ def pause_square(x):
 def fails_on_three(x):
     """``10 // (x - 3)``: raises ZeroDivisionError for 3."""
     return 10 // (x - 3)
+
+
+def fails_once(x):
+    """``-x``, but the first call for each odd ``x`` raises ValueError."""
+    with _lock:
+        first = x % 2 == 1 and x not in failed_once
+        failed_once.add(x)
+    if first:
+        raise ValueError(f"transient failure for {x}")
+    return -x
 
 
 def add(a, b):

@@ -28,7 +28,7 @@ import pytest
 import toolz
 from distributed import Client, LocalCluster
 
-from streams import ErrorRecord, Stream
+from streams import ErrorRecord, Stream, retry
 
 # distributed always starts the scheduler's HTTP server; with dashboard_address=None it
 # still tries port 8787 and warns when it is taken (warnings are errors here), so the
@@ -694,6 +694,19 @@ def test_gather_dead_letter_goes_to_error_stream(client):
     assert record.node is gathered
     assert isinstance(record.error, ZeroDivisionError)
     assert isinstance(record.element, distributed.Future)
+
+
+def test_gather_retry_runs_failed_tasks_again_in_order(client, probes):
+    source = Stream()
+    errors = source.errors().sink_to_list()
+    gathered = source.scatter(client=client).map(probe.fails_once)
+    out = gathered.gather(on_error=retry(2, backoff=0.01)).sink_to_list()
+    for x in [1, 2, 3, 4]:
+        source.emit(x)  # (1 and 3 fail once: each retry happens in its element's turn)
+    source.drain()
+    assert out == [-1, -2, -3, -4]
+    assert errors == []
+    assert probes.failed_once == {1, 2, 3, 4}
 
 
 def test_batched_task_error_reaches_the_emitter(client):
