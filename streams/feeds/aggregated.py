@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from .activity import Activity, AggregatedActivity
 from .aggregators import BaseAggregator, RecentVerbAggregator
-from .base import BaseFeed, _activity_id
+from .base import BaseFeed, OnRedis, _activity_id
 from .serializers import AggregatedActivitySerializer, BaseSerializer
 from .storage.base import BaseActivityStorage, BaseTimelineStorage
 from .storage.memory import MemoryActivityStorage, MemoryTimelineStorage
@@ -227,7 +227,7 @@ class AggregatedFeed(BaseFeed):
             self.on_update_feed(new=to_add, deleted=to_remove)
 
 
-class RedisAggregatedFeed(AggregatedFeed):
+class RedisAggregatedFeed(OnRedis, AggregatedFeed):
     """An aggregated feed in Redis: aggregates (member ids) in a sorted set per user,
     activities in the shared sharded hashes.
 
@@ -240,12 +240,3 @@ class RedisAggregatedFeed(AggregatedFeed):
 
     timeline_storage_class: ClassVar[type[BaseTimelineStorage]] = RedisTimelineStorage
     activity_storage_class: ClassVar[type[BaseActivityStorage] | None] = RedisActivityStorage
-    redis_server: ClassVar[str] = "default"
-
-    @classmethod
-    def get_storage_options(cls) -> dict[str, Any]:
-        return {"redis_server": cls.redis_server}
-
-    @property
-    def channel(self) -> str:
-        return f"redis:{self.redis_server}:{self.key}"

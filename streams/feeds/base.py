@@ -408,7 +408,33 @@ class MemoryFeed(BaseFeed):
     updates_namespace: ClassVar[str] = "memory"
 
 
-class RedisFeed(BaseFeed):
+class OnServer:
+    """A feed class whose storages live on a named server of a settings dict: Redis
+    (``redis_server``) or SQL (``sql_server``) feeds derive from a subclass of this."""
+
+    server_setting: ClassVar[str]  # "redis_server" or "sql_server": the attribute's name
+    key: str
+
+    @classmethod
+    def get_storage_options(cls) -> dict[str, Any]:
+        return {cls.server_setting: getattr(cls, cls.server_setting)}
+
+    @property
+    def channel(self) -> str:
+        """The name :meth:`BaseFeed.updates` listens to: the backend, server and key."""
+        backend = self.server_setting.split("_")[0]
+        return f"{backend}:{getattr(self, self.server_setting)}:{self.key}"
+
+
+class OnRedis(OnServer):
+    """Storages on the Redis server named ``redis_server`` in
+    :data:`streams.feeds.settings.STREAM_REDIS_CONFIG`."""
+
+    server_setting = "redis_server"
+    redis_server: ClassVar[str] = "default"
+
+
+class RedisFeed(OnRedis, BaseFeed):
     """A feed in Redis: a sorted set per user, activities in sharded hashes.
 
     :attr:`redis_server` names the server in
@@ -423,12 +449,3 @@ class RedisFeed(BaseFeed):
 
     timeline_storage_class: ClassVar[type[BaseTimelineStorage]] = RedisTimelineStorage
     activity_storage_class: ClassVar[type[BaseActivityStorage] | None] = RedisActivityStorage
-    redis_server: ClassVar[str] = "default"
-
-    @classmethod
-    def get_storage_options(cls) -> dict[str, Any]:
-        return {"redis_server": cls.redis_server}
-
-    @property
-    def channel(self) -> str:
-        return f"redis:{self.redis_server}:{self.key}"

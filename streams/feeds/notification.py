@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .activity import AggregatedActivity, NotificationActivity
 from .aggregated import AggregatedFeed
 from .aggregators import BaseAggregator, NotificationAggregator
+from .base import OnRedis
 from .serializers import BaseSerializer, NotificationSerializer
 from .storage.base import BaseActivityStorage, BaseListsStorage, BaseTimelineStorage
 from .storage.memory import MemoryListsStorage
@@ -199,7 +200,7 @@ class NotificationFeed(AggregatedFeed):
         return FeedUpdates(self.counts_channel, distinct=True, **options)
 
 
-class RedisNotificationFeed(NotificationFeed):
+class RedisNotificationFeed(OnRedis, NotificationFeed):
     """A notification feed in Redis: a sorted set of aggregates (activities inline) and
     two Redis lists of markers per user.
 
@@ -212,12 +213,3 @@ class RedisNotificationFeed(NotificationFeed):
 
     timeline_storage_class: ClassVar[type[BaseTimelineStorage]] = RedisTimelineStorage
     markers_storage_class: ClassVar[type[BaseListsStorage]] = RedisListsStorage
-    redis_server: ClassVar[str] = "default"
-
-    @classmethod
-    def get_storage_options(cls) -> dict[str, Any]:
-        return {"redis_server": cls.redis_server}
-
-    @property
-    def channel(self) -> str:
-        return f"redis:{self.redis_server}:{self.key}"

@@ -25,10 +25,10 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from .aggregated import AggregatedFeed
-from .base import BaseFeed
+from .base import BaseFeed, OnServer
 from .notification import NotificationFeed
 from .storage.base import BaseActivityStorage, BaseListsStorage, BaseTimelineStorage
 from .storage.sql import SQLActivityStorage, SQLListsStorage, SQLTimelineStorage
@@ -36,7 +36,15 @@ from .storage.sql import SQLActivityStorage, SQLListsStorage, SQLTimelineStorage
 __all__ = ["SQLAggregatedFeed", "SQLFeed", "SQLNotificationFeed"]
 
 
-class SQLFeed(BaseFeed):
+class OnSQL(OnServer):
+    """Storages on the database named ``sql_server`` in
+    :data:`streams.feeds.settings.STREAM_SQL_CONFIG`."""
+
+    server_setting = "sql_server"
+    sql_server: ClassVar[str] = "default"
+
+
+class SQLFeed(OnSQL, BaseFeed):
     """A flat feed in SQL: timeline rows per user, activities in the shared table.
 
     Examples
@@ -48,18 +56,9 @@ class SQLFeed(BaseFeed):
 
     timeline_storage_class: ClassVar[type[BaseTimelineStorage]] = SQLTimelineStorage
     activity_storage_class: ClassVar[type[BaseActivityStorage] | None] = SQLActivityStorage
-    sql_server: ClassVar[str] = "default"
-
-    @classmethod
-    def get_storage_options(cls) -> dict[str, Any]:
-        return {"sql_server": cls.sql_server}
-
-    @property
-    def channel(self) -> str:
-        return f"sql:{self.sql_server}:{self.key}"
 
 
-class SQLAggregatedFeed(AggregatedFeed):
+class SQLAggregatedFeed(OnSQL, AggregatedFeed):
     """An aggregated feed in SQL: aggregates (member ids) as timeline rows, activities in
     the shared table.
 
@@ -72,18 +71,9 @@ class SQLAggregatedFeed(AggregatedFeed):
 
     timeline_storage_class: ClassVar[type[BaseTimelineStorage]] = SQLTimelineStorage
     activity_storage_class: ClassVar[type[BaseActivityStorage] | None] = SQLActivityStorage
-    sql_server: ClassVar[str] = "default"
-
-    @classmethod
-    def get_storage_options(cls) -> dict[str, Any]:
-        return {"sql_server": cls.sql_server}
-
-    @property
-    def channel(self) -> str:
-        return f"sql:{self.sql_server}:{self.key}"
 
 
-class SQLNotificationFeed(NotificationFeed):
+class SQLNotificationFeed(OnSQL, NotificationFeed):
     """A notification feed in SQL: aggregates (activities inline) as timeline rows, the
     unseen/unread markers as rows of the markers table.
 
@@ -96,12 +86,3 @@ class SQLNotificationFeed(NotificationFeed):
 
     timeline_storage_class: ClassVar[type[BaseTimelineStorage]] = SQLTimelineStorage
     markers_storage_class: ClassVar[type[BaseListsStorage]] = SQLListsStorage
-    sql_server: ClassVar[str] = "default"
-
-    @classmethod
-    def get_storage_options(cls) -> dict[str, Any]:
-        return {"sql_server": cls.sql_server}
-
-    @property
-    def channel(self) -> str:
-        return f"sql:{self.sql_server}:{self.key}"
