@@ -22,7 +22,8 @@ from .aggregators import (
 )
 from .base import BaseFeed, MemoryFeed, RedisFeed, UserBaseFeed
 from .fanout import FanoutError, FanoutPriority
-from .manager import CountingMetrics, FeedMetrics, Manager
+from .manager import Manager
+from .metrics import CountingMetrics, FeedMetrics
 from .notification import NotificationFeed, RedisNotificationFeed
 from .sql import SQLAggregatedFeed, SQLFeed, SQLNotificationFeed
 from .updates import FeedUpdate, FeedUpdates

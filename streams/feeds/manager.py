@@ -39,15 +39,12 @@ Examples
 from __future__ import annotations
 
 import asyncio
-import collections
 import functools
 import inspect
 import itertools
 import random
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
 from ..errors import retry
@@ -65,6 +62,7 @@ from .fanout import (
     remove_operation,
     write_chunk,
 )
+from .metrics import FeedMetrics
 from .storage.memory import MemoryTimelineStorage
 from .storage.redis import RedisTimelineStorage
 from .updates import anyone_listening, listening
@@ -73,86 +71,12 @@ if TYPE_CHECKING:
     from ..core import Stream
     from ..errors import ErrorRecord
 
-__all__ = ["CountingMetrics", "FeedMetrics", "Manager"]
+__all__ = ["Manager"]
 
 R = TypeVar("R")
 
 _SOCKET_TIMEOUT = 5.0
 """redis-py's default ``socket_timeout``: the timeout of a chunk write by default."""
-
-
-class FeedMetrics:
-    """The metrics hooks of a manager; this one does nothing (the default).
-
-    Subclass it and set :attr:`Manager.metrics` to an instance to count fan-outs (to
-    statsd, Prometheus...). The hooks are called on the fan-out loop's thread or on a
-    worker thread: keep them quick and thread-safe.
-    """
-
-    def on_activity_published(self) -> None:
-        """An activity was added to its author's feed (its fan-out follows)."""
-
-    def on_activity_removed(self) -> None:
-        """An activity was removed from its author's feed (its fan-out follows)."""
-
-    def on_fanout(
-        self, feed_class: type[BaseFeed], operation: Callable[..., Any], count: int
-    ) -> None:
-        """``operation`` was applied to ``count`` feeds of ``feed_class`` (one chunk)."""
-
-    @contextmanager
-    def fanout_timer(self, feed_class: type[BaseFeed]) -> Iterator[None]:
-        """A context timing the write of one chunk to feeds of ``feed_class``."""
-        yield
-
-
-class CountingMetrics(FeedMetrics):
-    """Metrics kept in memory: counts and time per feed class (for tests and dashboards).
-
-    Attributes
-    ----------
-    published, removed : int
-        Activities published and removed.
-    fanout_writes : collections.Counter
-        Feeds written, by ``(feed class name, operation name)``.
-    fanout_seconds : collections.defaultdict
-        Time spent writing chunks, by feed class name.
-
-    Examples
-    --------
-    >>> from streams.feeds import CountingMetrics, MemoryFeed
-    >>> from streams.feeds.fanout import add_operation
-    >>> metrics = CountingMetrics()
-    >>> with metrics.fanout_timer(MemoryFeed):
-    ...     metrics.on_fanout(MemoryFeed, add_operation, 100)
-    >>> metrics.fanout_writes
-    Counter({('MemoryFeed', 'add_operation'): 100})
-    """
-
-    def __init__(self) -> None:
-        self.published = 0
-        self.removed = 0
-        self.fanout_writes: collections.Counter[tuple[str, str]] = collections.Counter()
-        self.fanout_seconds: collections.defaultdict[str, float] = collections.defaultdict(float)
-
-    def on_activity_published(self) -> None:
-        self.published += 1
-
-    def on_activity_removed(self) -> None:
-        self.removed += 1
-
-    def on_fanout(
-        self, feed_class: type[BaseFeed], operation: Callable[..., Any], count: int
-    ) -> None:
-        self.fanout_writes[(feed_class.__name__, getattr(operation, "__name__", "?"))] += count
-
-    @contextmanager
-    def fanout_timer(self, feed_class: type[BaseFeed]) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.fanout_seconds[feed_class.__name__] += time.perf_counter() - start
 
 
 def _is_memory(feed_class: type[BaseFeed]) -> bool:
@@ -400,7 +324,7 @@ class Manager:
         Write a chunk of a flat Redis feed as one asyncio redis-py pipeline (True);
         False sends the synchronous pipeline from a worker thread.
     metrics : FeedMetrics
-        The metrics hooks (no-op by default; see :class:`CountingMetrics`).
+        The metrics hooks (no-op by default; see :class:`~streams.feeds.CountingMetrics`).
     dask_client : distributed.Client or None
         Write the chunks on this Dask cluster (None: in this process, the default).
         The feed classes must keep their feeds outside the process (Redis, SQL): memory
