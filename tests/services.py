@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -24,10 +25,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes] | threading.Thread, timeout: float = 30.0
+) -> None:
+    """Return once something accepts connections on ``port``; fail early if the server's
+    ``process`` (or thread) ends first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
+        if isinstance(process, threading.Thread):
+            if not process.is_alive():
+                raise RuntimeError("the server thread ended before listening")
+        elif process.poll() is not None:
             raise RuntimeError(f"server exited with {process.returncode} before listening")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):

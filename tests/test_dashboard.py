@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from services import program
+from services import program, wait_for_port
 
 from streams import Stream, dashboard
 
@@ -167,6 +167,7 @@ def test_a_live_plot_served_with_panel_updates_in_the_browser(browser):
         websocket_origin=[f"127.0.0.1:{port}"],
     )
     try:
+        wait_for_port(port, server)  # the server thread starts listening a moment later
         browser.get(f"http://127.0.0.1:{port}/")
         prices = """
             const doc = window.Bokeh && Bokeh.documents[0];
