@@ -96,6 +96,8 @@ class _KafkaSource(Source[T]):
         # element handled, and the positions a restored checkpoint reads on from
         self._done: dict[Key, int] = {}
         self._restored: dict[Key, int] = {}
+        self._at_cut: dict[Key, int] = {}  # positions of the checkpoint being committed
+        self._committed: dict[Key, int] = {}  # positions of the last committed checkpoint
         self._errors: list[Any] = []  # client errors reported by librdkafka (error_cb)
         self._config = self._make_config()
         _check_config(label, self._config)
@@ -147,8 +149,14 @@ class _KafkaSource(Source[T]):
         graph was drained, so the commit covers what the drain delivered."""
         try:
             await self.until_drained()
+            checkpointer = self._checkpointer
+            if checkpointer is not None:  # commit what the last checkpoint holds, once it is
+                await checkpointer.last_committed()
+                positions = self._committed
+            else:
+                positions = self._positions
             self._closing = True
-            offsets = self._topic_partitions(self._positions.items())
+            offsets = self._topic_partitions(positions.items())
             self._tracks = {}
             if offsets:
                 await asyncio.to_thread(consumer.commit, offsets=offsets, asynchronous=False)
@@ -182,7 +190,8 @@ class _KafkaSource(Source[T]):
             position = offsets.ack(last)
             if position is not None:
                 self._positions[key] = position
-                self._commit_async([(key, position)])
+                if self._checkpointer is None:  # (else: the checkpoints' positions)
+                    self._commit_async([(key, position)])
 
         return ack
 
@@ -198,8 +207,8 @@ class _KafkaSource(Source[T]):
     def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
         """Partitions taken away by a rebalance: commit what is done, forget the rest
         (its elements are read again by the new owner)."""
-        if self._closing:
-            return
+        if self._closing or self._checkpointer is not None:
+            return  # (under a checkpointer only checkpointed positions are committed)
         done = []
         for tp in partitions:
             key = (tp.topic, tp.partition)
@@ -211,6 +220,19 @@ class _KafkaSource(Source[T]):
             self._commit_async(done)
 
     # ------------------------------------------------------------------ durable state
+
+    def _cut(self) -> dict[Key, int]:
+        """At a checkpoint's cut: the positions it stores (committed to the group once
+        the checkpoint is: the group's offsets never run ahead of the store, so a
+        partition a restored checkpoint does not know starts where that checkpoint
+        did)."""
+        self._at_cut = dict(self._done)
+        return dict(self._at_cut)
+
+    def _checkpoint_committed(self) -> None:
+        self._committed = self._at_cut
+        if self._committed:
+            self._commit_async(list(self._committed.items()))
 
     def _restore(self, positions: Mapping[Key, int]) -> None:
         """Read on from ``positions`` (a restored checkpoint) instead of the group's

@@ -149,6 +149,7 @@ class Checkpointer:
         self._stopping = False  # stop(): the sources end at the next cut
         self._failure: Exception | None = None  # a periodic checkpoint that failed
         self.taking = 0  # the id of the checkpoint being cut
+        self._last: asyncio.Future[None] | None = None  # stop()'s last checkpoint is done
 
     # -------------------------------------------------------------- the graph
 
@@ -505,11 +506,21 @@ class Checkpointer:
                 await self.checkpoint()
             else:  # the sources stop at the cut, while still connected (acks go out)
                 self._stopping = True
+                self._last = asyncio.get_running_loop().create_future()
                 await self.checkpoint()
         finally:
+            if self._last is not None and not self._last.done():
+                self._last.set_result(None)
             await self._stop_sources()
             for node, _ in self.sources.values():
                 node._checkpointer = None
+
+    async def last_committed(self) -> None:
+        """For a source winding down: wait until the last checkpoint of :meth:`stop` (if
+        stopping) has committed or failed, so the source can still acknowledge its
+        positions before it disconnects."""
+        if self._last is not None:
+            await asyncio.shield(self._last)
 
     async def _stop_sources(self) -> None:
         for node, _ in self.sources.values():

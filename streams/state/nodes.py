@@ -355,10 +355,13 @@ class _Kafka(Adapter):
     reads those partitions on from there (others: the group's committed offsets)."""
 
     def snapshot(self, node: Any) -> Any:
-        return dict(node._done)
+        return node._cut()
 
     def restore(self, node: Any, value: Any) -> None:
         node._restore(value)
+
+    def committed(self, node: Any) -> None:
+        node._checkpoint_committed()
 
 
 @register("streams.sources.redis.FromRedisStream")
