@@ -32,6 +32,9 @@ from .store import Full
 
 __all__ = ["ToKafkaExactlyOnce"]
 
+Element = bytes | str | tuple[Any, Any, Any, Any]
+"""What the sink holds: a value, or a keyed record ``(key, value, headers, partition)``."""
+
 log = logging.getLogger("streams.kafka")
 
 DELIVERY_TIMEOUT = 60.0
@@ -44,7 +47,9 @@ _SHARED = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.id", "sock
 
 class ToKafkaExactlyOnce(Sink[Any]):
     """Node behind ``to_kafka(topic, config, exactly_once=True)``: each element (bytes or
-    str) reaches ``topic`` once, in the Kafka transaction of the checkpoint after it.
+    str) reaches ``topic`` once, in the Kafka transaction of the checkpoint after it. An
+    element may also be a keyed record ``(key, value, headers, partition)`` (headers a
+    list of ``(name, bytes)``, partition ``None`` for the key's).
 
     It runs under a :class:`~streams.state.Checkpointer` (an element arriving without one
     is an error) and passes nothing downstream. Consumers must read the topic with
@@ -87,8 +92,8 @@ class ToKafkaExactlyOnce(Sink[Any]):
             self._client: Any = ck.Producer(config)
         except ck.KafkaException as exc:
             raise ValueError(f"to_kafka: invalid producer_config: {exc.args[0].str()}") from None
-        self._epoch: list[bytes | str] = []  # elements since the last cut
-        self._outboxes: dict[int, list[bytes | str]] = {}  # cut, not yet in Kafka
+        self._epoch: list[Element] = []  # elements since the last cut
+        self._outboxes: dict[int, list[Element]] = {}  # cut, not yet in Kafka
         self._run = uuid.uuid4().hex  # tells this store's markers from another's
         self._checkpointer: Any = None
         self._asked = False  # a checkpoint was requested for a full epoch
@@ -103,7 +108,7 @@ class ToKafkaExactlyOnce(Sink[Any]):
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         try:
-            if not isinstance(x, bytes | bytearray | str):
+            if not isinstance(x, bytes | bytearray | str) and not _is_record(x):
                 raise TypeError(
                     f"to_kafka: elements must be bytes or str, got {type(x).__name__} "
                     "(serialize it first, e.g. with .map(json.dumps))"
@@ -157,7 +162,7 @@ class ToKafkaExactlyOnce(Sink[Any]):
 
     # -------------------------------------------------------------- in the thread
 
-    def _send(self, boxes: list[tuple[int, list[bytes | str]]]) -> list[int]:
+    def _send(self, boxes: list[tuple[int, list[Element]]]) -> list[int]:
         producer = self._transactional()
         done: list[int] = []
         if self._recovering:
@@ -182,12 +187,15 @@ class ToKafkaExactlyOnce(Sink[Any]):
             self._ready = True
         return producer
 
-    def _transaction(self, producer: Any, k: int, box: list[bytes | str]) -> None:
+    def _transaction(self, producer: Any, k: int, box: list[Element]) -> None:
         def attempt() -> None:
             producer.begin_transaction()
             try:
                 for value in box:
-                    self._produce(producer, self.topic, value)
+                    if isinstance(value, tuple):  # (key, value, headers, partition)
+                        self._produce_record(producer, self.topic, value)
+                    else:
+                        self._produce(producer, self.topic, value)
                 marker = f"{self._run}:{k}"
                 self._produce(producer, self.marker_topic, marker, partition=0)
                 producer.commit_transaction(DELIVERY_TIMEOUT)
@@ -206,6 +214,21 @@ class ToKafkaExactlyOnce(Sink[Any]):
                 producer.produce(topic, value, **extra)
                 return
             except BufferError:  # the client's queue is full: let it send some
+                producer.poll(0.05)
+
+    @staticmethod
+    def _produce_record(producer: Any, topic: str, record: tuple[Any, ...]) -> None:
+        key, value, headers, partition = record
+        extra: dict[str, Any] = {"key": key}
+        if headers:
+            extra["headers"] = headers
+        if partition is not None:
+            extra["partition"] = partition
+        while True:
+            try:
+                producer.produce(topic, value, **extra)
+                return
+            except BufferError:
                 producer.poll(0.05)
 
     def _retrying(self, what: str, work: Any) -> None:
@@ -280,6 +303,17 @@ class ToKafkaExactlyOnce(Sink[Any]):
             self._executor.shutdown(wait=True)
             self._executor = None
         self._client = None
+
+
+def _is_record(x: Any) -> bool:
+    """A keyed record ``(key, value, headers, partition)``: key and value bytes or
+    ``None``, headers a list of ``(str, bytes)``, partition an int or ``None``."""
+    return (
+        isinstance(x, tuple)
+        and len(x) == 4
+        and all(v is None or isinstance(v, bytes | str) for v in x[:2])
+        and (x[3] is None or isinstance(x[3], int))
+    )
 
 
 def _aborts(exc: Exception) -> bool:
