@@ -469,3 +469,49 @@ def test_from_kafka_reads_on_from_the_restored_checkpoint(kafka_cluster):
     assert first == [f"e{i}" for i in range(len(first))] and len(first) >= 4
     second = asyncio.run(run_until("g2", 10))
     assert second == [f"e{i}" for i in range(10)]  # the rest, once: not again from e0
+
+
+@pytest.mark.real_time
+def test_kafka_group_offsets_never_run_ahead_of_the_checkpoints(kafka_cluster):
+    """A restore that knows no position for a partition reads it from the group's
+    committed offset: that offset must be a checkpointed one, or what the elements after
+    it did to the state (lost with the crash) would never be redone."""
+    from confluent_kafka import Consumer, Producer, TopicPartition
+
+    kafka_cluster.create_topic("ticks", partitions=1)
+    producer = Producer({"bootstrap.servers": kafka_cluster.bootstrap_servers})
+    for i in range(6):
+        producer.produce("ticks", str(i).encode())
+    producer.flush(10)
+
+    def committed():
+        consumer = Consumer(
+            {"bootstrap.servers": kafka_cluster.bootstrap_servers, "group.id": "t"}
+        )
+        try:
+            return consumer.committed([TopicPartition("ticks", 0)], timeout=10)[0].offset
+        finally:
+            consumer.close()
+
+    async def main():
+        conf = {
+            "bootstrap.servers": kafka_cluster.bootstrap_servers,
+            "group.id": "t",
+            "auto.offset.reset": "earliest",
+        }
+        source = Stream.from_kafka("ticks", conf, stream_name="ticks", poll_interval=0.01)
+        total = source.map(int).accumulate(lambda a, x: a + x, start=0, stream_name="total")
+        done = asyncio.Event()
+        total.sink(lambda t: t == 15 and done.set())
+        checkpointer = Checkpointer(source, store=MemoryStore(), interval=None)
+        await checkpointer.start()
+        await asyncio.wait_for(done.wait(), 20)
+        await asyncio.sleep(0.3)  # (acknowledgements would have committed by now)
+        before = committed()
+        await checkpointer.checkpoint()
+        await asyncio.sleep(0.3)
+        after = committed()
+        await checkpointer.stop()
+        return before, after
+
+    assert asyncio.run(main()) == (-1001, 6)  # nothing before the checkpoint; then all
