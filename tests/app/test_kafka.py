@@ -1,0 +1,237 @@
+"""streams.app on Kafka: Faust's README programs, unchanged but for the import, on
+librdkafka's mock cluster (a real Kafka-protocol broker on loopback); decoding errors,
+back pressure, a broker that is down."""
+
+import asyncio
+import itertools
+import json
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+from helpers import until
+
+import streams.app as faust
+
+pytestmark = pytest.mark.real_time
+
+APPS = itertools.count()
+
+
+def kafka_app(cluster, name, **options):
+    """An app with its own consumer group (the app id)."""
+    options.setdefault("store", "memory://")
+    return faust.App(
+        f"{name}-{next(APPS)}",
+        broker=f"kafka://{cluster.bootstrap_servers}",
+        broker_config={"session.timeout.ms": 6000, "heartbeat.interval.ms": 500},
+        **options,
+    )
+
+
+def produce(cluster, topic, messages):
+    producer = Producer({"bootstrap.servers": cluster.bootstrap_servers})
+    for key, value in messages:
+        producer.produce(topic, value, key=key)
+    assert producer.flush(10) == 0
+
+
+class Printed:
+    """What a test printed so far (``capsys`` hands out each output once)."""
+
+    def __init__(self, capsys):
+        self.capsys, self.text = capsys, ""
+
+    def lines(self):
+        self.text += self.capsys.readouterr().out
+        return self.text.splitlines()
+
+
+def committed(cluster, group, topic, partitions=1):
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return [tp.offset for tp in consumer.committed(tps, timeout=10)]
+    finally:
+        consumer.close()
+
+
+async def test_readme_order_agent_prints_each_order(kafka_cluster, capsys):
+    app = kafka_app(kafka_cluster, "myapp")
+
+    # Models describe how messages are serialized:
+    # {"account_id": "3fae-...", amount": 3}
+    class Order(faust.Record):
+        account_id: str
+        amount: int
+
+    @app.agent(value_type=Order)
+    async def order(orders):
+        async for order in orders:
+            # process infinite stream of orders.
+            print(f"Order for {order.account_id}: {order.amount}")
+
+    printed = Printed(capsys)
+    async with app:
+        await order.send(value=Order(account_id="3fae", amount=3))
+        await until(lambda: printed.lines() == ["Order for 3fae: 3"], 20)
+        # another producer writes plain JSON
+        produce(kafka_cluster, order.channel.name, [(None, b'{"account_id": "b1", "amount": 4}')])
+        await until(lambda: len(printed.lines()) == 2, 20)
+    assert printed.lines() == ["Order for 3fae: 3", "Order for b1: 4"]
+
+
+async def test_readme_click_counter_counts_into_a_table(kafka_cluster):
+    kafka_cluster.create_topic("clicks", partitions=2)
+    app = kafka_app(kafka_cluster, "clicks")
+
+    # data sent to 'clicks' topic sharded by URL key.
+    # e.g. key="http://example.com" value="1"
+    click_topic = app.topic("clicks", key_type=str, value_type=int)
+
+    # default value for missing URL will be 0 with `default=int`
+    counts = app.Table("click_counts", default=int)
+
+    @app.agent(click_topic)
+    async def count_click(clicks):
+        async for url, count in clicks.items():
+            counts[url] += count
+
+    async with app:
+        produce(kafka_cluster, "clicks", [(b"http://example.com", b"1")] * 3)
+        await click_topic.send(key="http://other.org", value=5)
+        await until(lambda: sum(counts.values()) == 8, 20)
+    assert dict(counts) == {"http://example.com": 3, "http://other.org": 5}
+
+
+async def test_readme_hello_world_with_a_timer_sender(kafka_cluster, capsys):
+    app = kafka_app(kafka_cluster, "hello-app")
+
+    class Greeting(faust.Record):
+        from_name: str
+        to_name: str
+
+    topic = app.topic("hello-topic", value_type=Greeting)
+
+    @app.agent(topic)
+    async def hello(greetings):
+        async for greeting in greetings:
+            print(f"Hello from {greeting.from_name} to {greeting.to_name}")
+
+    @app.timer(interval=0.2)
+    async def example_sender(app):
+        await hello.send(
+            value=Greeting(from_name="Faust", to_name="you"),
+        )
+
+    printed = Printed(capsys)
+    async with app:
+        await until(lambda: len(printed.lines()) >= 2, 20)
+    assert printed.lines()[:2] == ["Hello from Faust to you"] * 2
+
+
+async def test_undecodable_messages_go_to_the_error_stream_and_the_agent_goes_on(
+    kafka_cluster,
+):
+    kafka_cluster.create_topic("orders-in", partitions=1)
+    app = kafka_app(kafka_cluster, "bad")
+
+    class Order(faust.Record):
+        account_id: str
+        amount: int
+
+    topic = app.topic("orders-in", value_type=Order)
+    amounts, errors = [], []
+    app.errors().sink(errors.append)
+
+    @app.agent(topic)
+    async def orders(stream):
+        async for order in stream:
+            amounts.append(order.amount)
+
+    async with app:
+        produce(
+            kafka_cluster,
+            "orders-in",
+            [
+                (None, b'{"account_id": "a", "amount": 1}'),
+                (None, b"not json"),
+                (None, b'{"account_id": "c", "amount": "three"}'),
+                (None, b'{"account_id": "d", "amount": 4}'),
+            ],
+        )
+        await until(lambda: amounts == [1, 4], 20)
+        await until(lambda: committed(kafka_cluster, app.id, "orders-in") == [4], 20)
+    notes = ["\n".join(e.error.__notes__) for e in errors]
+    assert len(errors) == 2
+    assert "topic orders-in partition 0 offset 1" in notes[0]
+    assert "topic orders-in partition 0 offset 2" in notes[1]
+    assert "amount" in str(errors[1].error)
+
+
+async def test_a_slow_agent_slows_the_consumer_and_offsets_follow_handling(kafka_cluster):
+    kafka_cluster.create_topic("work", partitions=1)
+    app = kafka_app(kafka_cluster, "slow", stream_buffer_maxsize=10)
+    topic = app.topic("work", value_type=int)
+    handled = []
+    gate = asyncio.Event()
+
+    @app.agent(topic)
+    async def worker(stream):
+        async for n in stream:
+            if n == 5:
+                await gate.wait()  # stuck on the sixth message
+            handled.append(n)
+
+    produce(kafka_cluster, "work", [(None, str(i).encode()) for i in range(200)])
+    async with app:
+        await until(lambda: handled == [0, 1, 2, 3, 4], 20)
+        await asyncio.sleep(0.5)
+        inbox = worker.inbox
+        assert inbox.queued <= 2 * app.conf["stream_buffer_maxsize"]  # not all 200
+        assert committed(kafka_cluster, app.id, "work")[0] in (-1001, 0, 5)  # never past 5
+        gate.set()
+        await until(lambda: len(handled) == 200, 20)
+    assert handled == list(range(200))
+    assert committed(kafka_cluster, app.id, "work") == [200]
+
+
+async def test_a_broker_that_is_down_gives_a_clear_error(caplog):
+    app = faust.App(
+        "nobroker",
+        broker="kafka://127.0.0.1:1",
+        store="memory://",
+        broker_connect_timeout=3,
+    )
+
+    @app.agent()
+    async def idle(stream):
+        async for _ in stream:
+            pass
+
+    with pytest.raises(ConnectionError, match=r"cannot reach the Kafka broker at 127.0.0.1:1"):
+        await app.start()
+    assert "retrying in" in caplog.text
+    assert not app.running
+
+
+async def test_ask_gets_the_reply_over_kafka(kafka_cluster):
+    app = kafka_app(kafka_cluster, "asker")
+
+    @app.agent()
+    async def double(stream):
+        async for n in stream:
+            yield n * 2
+
+    async with app:
+        assert await double.ask(21, timeout=20) == 42
+        assert await double.join([1, 2, 3], timeout=20) == [2, 4, 6]
+
+
+def test_records_read_what_faust_writes():
+    class Order(faust.Record):
+        account_id: str
+        amount: int
+
+    faust_json = b'{"account_id": "x", "amount": 2, "__faust": {"ns": "somewhere.Order"}}'
+    assert Order.loads(faust_json) == Order(account_id="x", amount=2)
+    assert json.loads(Order("x", 2).dumps())["__faust"]["ns"].endswith("Order")
