@@ -159,3 +159,17 @@ def test_newsfeed_fans_pins_out_and_pushes_notification_counts(redis_url):
         )
         assert done.stderr == ""
         assert done.stdout.splitlines() == expected
+
+
+def test_faust_clicks_counts_pages_and_windows_on_the_mock_cluster():
+    lines = run_example("faust_clicks.py")
+    assert lines[0] == "page views: {'/docs': 98, '/home': 104, '/pricing': 98}"
+    assert lines[1:] == [
+        "minute -2: {'/docs': 1, '/pricing': 2}",
+        "minute -1: {'/docs': 3, '/home': 2, '/pricing': 1}",
+        "minute +0: {'/docs': 17, '/home': 24, '/pricing': 19}",
+        "minute +1: {'/docs': 16, '/home': 20, '/pricing': 24}",
+        "minute +2: {'/docs': 23, '/home': 18, '/pricing': 19}",
+        "minute +3: {'/docs': 20, '/home': 22, '/pricing': 15}",
+        "minute +4: {'/docs': 18, '/home': 18, '/pricing': 18}",
+    ]
