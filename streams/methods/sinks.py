@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import IO, TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
@@ -66,6 +66,57 @@ class SinkMethods(Generic[T]):
         from ..sinks.basic import FuncSink
 
         return FuncSink(self, func, *args, **kwargs)
+
+    def pull(self: Any, maxsize: int = 1) -> AsyncIterator[T]:
+        """Iterate with ``async for`` over the elements emitted from now on.
+
+        The loop pulls: at most ``maxsize`` elements wait for it, and meanwhile the
+        emitter waits (back pressure), so a slow loop slows its source down. An element
+        is finished (its :class:`~streams.RefCounter` released, so a Kafka offset can be
+        committed) when the loop asks for the next one. Closing the iterator
+        (``aclose()``, or ``contextlib.aclosing``; else when it is garbage collected
+        after the loop) finishes the element in hand and detaches it (a source that then
+        feeds nothing stops). ``async for x in stream`` is ``async for x in
+        stream.pull()``.
+
+        Parameters
+        ----------
+        maxsize : int
+            Elements kept for the loop before the emitter waits.
+
+        Returns
+        -------
+        async iterator
+            The elements, in the order they were emitted.
+
+        Examples
+        --------
+        >>> import asyncio
+        >>> from streams import Stream
+        >>> source = Stream()
+        >>> async def main():
+        ...     async def produce():
+        ...         for i in range(3):
+        ...             await source.emit(i)  # waits while the loop is busy
+        ...     task = asyncio.ensure_future(produce())
+        ...     got = []
+        ...     async for x in source:
+        ...         got.append(x)
+        ...         if x == 2:
+        ...             break
+        ...     await task
+        ...     return got
+        >>> asyncio.run(main())
+        [0, 1, 2]
+        """
+        from ..sinks.pull import PullSink, iterate
+
+        return iterate(PullSink(self, maxsize))
+
+    def __aiter__(self: Any) -> AsyncIterator[T]:
+        """``async for x in stream``: :meth:`pull` with ``maxsize=1``."""
+        pulled: AsyncIterator[T] = self.pull()
+        return pulled
 
     def sink_to_list(self: Any, **kwargs: Any) -> SinkList[T]:
         """Append every element to a list and return the list.
