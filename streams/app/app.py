@@ -250,6 +250,16 @@ class App:
 
     GlobalTable = Table  # one worker holds every partition: the same table
 
+    def page(self, *args: Any, **kwargs: Any) -> Any:
+        """Faust's web views are not provided (there is no web server)."""
+        raise NotImplementedError(f"App {self.id}: app.page: streams.app has no web server")
+
+    table_route = page
+
+    def crontab(self, *args: Any, **kwargs: Any) -> Any:
+        """Faust's crontab timers are not provided: use ``app.timer(interval)``."""
+        raise NotImplementedError(f"App {self.id}: app.crontab: use app.timer(seconds)")
+
     def timer(self, interval: float, on_leader: bool = False, **_: Any) -> Callable[..., Any]:
         """Decorator: run ``async def f()`` (or ``f(app)``) every ``interval`` seconds."""
         if not isinstance(interval, int | float) or interval <= 0:
@@ -661,7 +671,13 @@ class App:
     def _repartition(
         self, stream: StreamBase, key: Any, name: str | None, topic: Any, partitions: int | None
     ) -> StreamBase:
-        keyfun, field = _key_function(key)
+        keyfun: Callable[[Any], Any] | None
+        if key is None:  # through(topic): the events go on with their keys
+            keyfun, field = None, None
+        else:
+            keyfun, field = _key_function(key)
+        if isinstance(topic, str):
+            topic = self.topic(topic)
         if topic is None:
             suffix = name or field
             if suffix is None:
@@ -692,7 +708,8 @@ class App:
 
         async def forward() -> None:
             async for event in stream.events():
-                await topic.send(key=keyfun(event.value), value=event.value)
+                key = event.key if keyfun is None else keyfun(event.value)
+                await topic.send(key=key, value=event.value)
 
         self._forwarders.append(asyncio.ensure_future(forward()))
         return reader

@@ -220,6 +220,12 @@ class StreamBase:
         stream: StreamBase = self.app._repartition(self, key, name, topic, partitions)
         return stream
 
+    def through(self, channel: Any) -> StreamBase:
+        """Send each event on to ``channel`` (a topic or its name) and return the stream
+        that reads it (to change the partition count, say)."""
+        stream: StreamBase = self.app._repartition(self, None, None, channel, None)
+        return stream
+
     def echo(self, *channels: Any) -> StreamBase:
         """Send a copy of each value to ``channels`` (topics, channels or agents)."""
         return _Derived(self, _Echo(channels), keep=True)

@@ -387,3 +387,29 @@ async def test_windowed_table_relative_to_a_field():
         await count.send(value=View(page="a", at=30.0), timestamp=1000)
         await count.send(value=View(page="a", at=90.0), timestamp=1000)
     assert sorted(views.table.data) == [("a", (0.0, 60.0)), ("a", (60.0, 120.0))]
+
+
+async def test_through_a_topic_keeps_the_keys():
+    app = make_app()
+    source = app.topic("raw", key_type=str, value_type=int)
+    app.topic("cooked", key_type=str, value_type=int)
+    got = []
+
+    @app.agent(source)
+    async def cook(stream):
+        async for event in stream.through("cooked").events():
+            got.append((event.message.topic, event.key, event.value))
+
+    async with app:
+        await source.send(key="k", value=1)
+        await source.send(key="j", value=2)
+        await app.wait_idle()
+    assert got == [("cooked", "k", 1), ("cooked", "j", 2)]
+
+
+def test_what_streams_app_does_not_provide_says_so():
+    app = make_app()
+    with pytest.raises(NotImplementedError, match="no web server"):
+        app.page("/counts/")
+    with pytest.raises(NotImplementedError, match=r"app\.timer"):
+        app.crontab("0 20 * * *")
