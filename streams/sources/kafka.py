@@ -338,11 +338,20 @@ class FromKafka(_KafkaSource[T]):
         return ",".join(self.topics)
 
     def _assigned(self, consumer: Any, partitions: list[Any]) -> None:
-        """Partitions given to this member: read restored ones from their checkpoint."""
-        consumer.assign(self._seek_restored(partitions))
+        """Partitions given to this member: read restored ones from their checkpoint.
+        Under a checkpointer, a partition given back after a rebalance is read on from
+        where this source was (its elements since the last checkpoint are in the
+        graph's state already), not again from the group's checkpointed offset."""
+        partitions = self._seek_restored(partitions)
+        if self._checkpointer is not None:
+            for tp in partitions:
+                position = self._done.get((tp.topic, tp.partition))
+                if position is not None and tp.offset < 0:
+                    tp.offset = position
+        consumer.assign(partitions)
 
     async def _consume(self, consumer: Any) -> None:
-        if self._restored:
+        if self._restored or self._checkpointer is not None:
             consumer.subscribe(self.topics, on_assign=self._assigned, on_revoke=self._revoked)
         else:
             consumer.subscribe(self.topics, on_revoke=self._revoked)
