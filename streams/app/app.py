@@ -463,7 +463,10 @@ class App:
     def _attach_source(self, topic: Topic) -> None:
         if self.memory or topic.source is not None:
             return
-        source = TopicSource(topic, self._consumer_params(), stream_name=f"topic:{topic.name}")
+        params = self._consumer_params()
+        if topic.internal:  # (a repartition topic: the broker creates it when asked)
+            params.setdefault("allow.auto.create.topics", True)
+        source = TopicSource(topic, params, stream_name=f"topic:{topic.name}")
         source.errors().sink(self._error)
         topic.source = source
         topic.head = source
@@ -695,6 +698,7 @@ class App:
                 partitions=partitions,
                 key_type=key_type,
                 key_serializer="raw" if key_type is not None else "json",
+                internal=True,
             )
         if self.processing_guarantee == "exactly_once":
             self.output(topic)

@@ -235,3 +235,71 @@ def test_records_read_what_faust_writes():
     faust_json = b'{"account_id": "x", "amount": 2, "__faust": {"ns": "somewhere.Order"}}'
     assert Order.loads(faust_json) == Order(account_id="x", amount=2)
     assert json.loads(Order("x", 2).dumps())["__faust"]["ns"].endswith("Order")
+
+
+async def test_group_by_repartitions_through_kafka_by_the_new_key(kafka_cluster):
+    kafka_cluster.create_topic("orders-gb", partitions=2)
+    app = kafka_app(kafka_cluster, "gb")
+
+    class Order(faust.Record):
+        account_id: str
+        amount: int
+
+    topic = app.topic("orders-gb", value_type=Order)
+    seen = []
+
+    @app.agent(topic)
+    async def by_account(stream):
+        async for event in stream.group_by(Order.account_id).events():
+            seen.append((event.key, event.message.partition, event.value.amount))
+
+    async with app:
+        for i in range(12):
+            await topic.send(value=Order(account_id=f"acct{i % 3}", amount=i))
+        await until(lambda: len(seen) == 12, 20)
+    name = f"{app.id}-orders-gb-account_id-repartition"
+    assert by_account.app.topics[name].source is not None
+    partitions = {}
+    for key, partition, _ in seen:
+        assert partitions.setdefault(key, partition) == partition  # one key, one partition
+    for n, account in enumerate(("acct0", "acct1", "acct2")):
+        assert sorted(a for k, _, a in seen if k == account) == list(range(n, 12, 3))
+
+
+async def test_a_rebalance_does_not_count_events_twice(kafka_cluster):
+    kafka_cluster.create_topic("visits", partitions=2)
+    app = kafka_app(kafka_cluster, "rebalance", broker_commit_interval=100)
+    visits = app.topic("visits", value_type=int)
+    counts = app.Table("counts", default=int)
+
+    @app.agent(visits)
+    async def count(stream):
+        async for n in stream:
+            counts[n % 2] += 1
+
+    async with app:
+        produce(kafka_cluster, "visits", [(str(i).encode(), str(i).encode()) for i in range(40)])
+        await until(lambda: sum(counts.values()) == 40, 20)
+        # another member joins the group, takes partitions, and leaves again: both
+        # partitions come back to the app, whose checkpointed offsets are still at 0
+        other = Consumer(
+            {
+                "bootstrap.servers": kafka_cluster.bootstrap_servers,
+                "group.id": app.id,
+                "session.timeout.ms": 6000,
+                "heartbeat.interval.ms": 500,
+            }
+        )
+        try:
+            other.subscribe(["visits"])
+            for _ in range(300):
+                await asyncio.to_thread(other.poll, 0.1)
+                if other.assignment():
+                    break
+            assert other.assignment()
+        finally:
+            await asyncio.to_thread(other.close)
+        produce(kafka_cluster, "visits", [(str(i).encode(), str(i).encode()) for i in range(40)])
+        await until(lambda: sum(counts.values()) >= 80, 30)
+        await asyncio.sleep(1)
+    assert dict(counts) == {0: 40, 1: 40}
