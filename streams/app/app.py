@@ -339,6 +339,12 @@ class App:
             heads += [c.head for c in self.channels if c.head.downstreams]
             heads += [t.node for t in self.tables.values()] + list(self._outboxes.values())
             self._store = self._open_store()
+            if getattr(self._store, "in_memory", False) and not self.memory:
+                from .changelog import recover
+
+                for table in self.tables.values():  # nothing else survived: read them back
+                    if table.changelog_topic is not None:
+                        await recover(table)
             self.checkpointer = None
             if heads:
                 self.checkpointer = Checkpointer(

@@ -49,7 +49,19 @@ class _TableAdapter(Adapter):
         dirty, table._dirty = table._dirty, set()
         deleted, table._deleted = table._deleted, set()
         data = table.data
-        return Keyed({k: data[k] for k in dirty}, list(deleted))
+        upserts = {k: data[k] for k in dirty}
+        if table.changelog_topic is not None:  # published once the checkpoint commits
+            table._cut = (upserts, list(deleted))
+        return Keyed(upserts, list(deleted))
+
+    def committed(self, node: Any) -> Any:
+        table = node.table
+        if table.changelog_topic is None or table.app.memory or not any(table._cut):
+            return None
+        from .changelog import publish
+
+        cut, table._cut = table._cut, ({}, [])
+        return publish(table, *cut)
 
     def restore(self, node: Any, value: Any) -> None:
         table = node.table
@@ -63,6 +75,9 @@ class Table(MutableMapping[Any, Any]):
     ``default`` makes a missing key read as ``default()`` (Faust's rule: reading does
     not store it; ``table[k] += 1`` does). As in Faust, change a value by assigning
     it: ``table[k].append(x)`` changes the value in memory but is not recorded.
+    ``changelog=True`` (or ``changelog_topic=``) also writes the changed keys of each
+    checkpoint to the topic ``<app id>-<name>-changelog`` (see
+    :mod:`streams.app.changelog`).
 
     Examples
     --------
@@ -93,6 +108,8 @@ class Table(MutableMapping[Any, Any]):
         partitions: int | None = None,
         on_window_close: Callable[[Any, Any], Any] | None = None,
         help: str | None = None,
+        changelog: bool = False,
+        changelog_topic: Any = None,
         **options: Any,
     ) -> None:
         if not isinstance(name, str) or not name:
@@ -115,6 +132,11 @@ class Table(MutableMapping[Any, Any]):
         self._deleted: set[Any] = set()
         self._recover_callbacks: list[Callable[[], Any]] = []
         self.node = TableNode(self, stream_name=f"table:{name}")
+        if changelog_topic is not None:
+            self.changelog_topic: str | None = getattr(changelog_topic, "name", changelog_topic)
+        else:
+            self.changelog_topic = f"{app.id}-{name}-changelog" if changelog else None
+        self._cut: tuple[dict[Any, Any], list[Any]] = ({}, [])  # for the changelog
 
     def __repr__(self) -> str:
         return f"<Table {self.name}: {len(self.data)} keys>"

@@ -348,7 +348,8 @@ class Checkpointer:
                     self.last_pause = time.perf_counter() - asked
                 await self._off_loop(self.store.commit, checkpoint)
                 self.last_id = checkpoint.id
-                for node, adapter in (self.sources | self.stateful).values():
+                # (the nodes' outputs first: a source's acknowledgement comes after them)
+                for node, adapter in (self.stateful | self.sources).values():
                     after = adapter.committed(node)  # e.g. acknowledge what it holds
                     if after is not None:  # e.g. send its outbox to Kafka
                         await after

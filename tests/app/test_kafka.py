@@ -303,3 +303,65 @@ async def test_a_rebalance_does_not_count_events_twice(kafka_cluster):
         await until(lambda: sum(counts.values()) >= 80, 30)
         await asyncio.sleep(1)
     assert dict(counts) == {0: 40, 1: 40}
+
+
+async def test_a_table_changelog_follows_the_checkpoints_and_restores_a_memory_app(
+    kafka_cluster,
+):
+    kafka_cluster.create_topic("words", partitions=1)
+    name = f"changelog-{next(APPS)}"
+
+    def build():
+        app = faust.App(
+            name,
+            broker=f"kafka://{kafka_cluster.bootstrap_servers}",
+            store="memory://",
+            broker_config={"session.timeout.ms": 1200, "heartbeat.interval.ms": 100},
+        )
+        words = app.topic("words", value_type=str, value_serializer="raw")
+        counts = app.Table("counts", default=int, changelog=True)
+
+        @app.agent(words)
+        async def count(stream):
+            async for word in stream:
+                if word == "forget-a":
+                    del counts["a"]
+                else:
+                    counts[word] += 1
+
+        return app, counts
+
+    app, counts = build()
+    async with app:
+        produce(kafka_cluster, "words", [(None, w.encode()) for w in "abcab"])
+        await until(lambda: sum(counts.values()) == 5, 20)
+    # the changelog holds each key's latest value
+    latest = {}
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka_cluster.bootstrap_servers,
+            "group.id": "changelog-reader",
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+        }
+    )
+    consumer.subscribe([f"{name}-counts-changelog"])
+    eof = False
+    while not eof:
+        msg = consumer.poll(10)
+        assert msg is not None
+        if msg.error():
+            eof = msg.error().code() == -191
+            continue
+        latest[json.loads(msg.key())] = json.loads(msg.value())
+    consumer.close()
+    assert latest == {"a": 2, "b": 2, "c": 1}
+    # a new process (nothing in memory) reads the table back, then goes on
+    app, counts = build()
+    async with app:
+        assert dict(counts) == {"a": 2, "b": 2, "c": 1}
+        produce(kafka_cluster, "words", [(None, b"c"), (None, b"forget-a")])
+        await until(lambda: "a" not in counts and counts["c"] == 2, 20)
+    app, counts = build()
+    async with app:
+        assert dict(counts) == {"b": 2, "c": 2}  # the tombstone deleted "a"
