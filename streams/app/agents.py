@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import inspect
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ErrorRecord
-from .events import _current
+from .events import Event, Message, _current
 from .streaming import AgentStream, Inbox
 
 __all__ = ["Agent"]
@@ -122,6 +123,13 @@ class Agent:
         """Ask the agent about each of ``values``; return the replies in order."""
         return list(await asyncio.gather(*(self.ask(v, timeout=timeout) for v in values)))
 
+    def test_context(self) -> AgentTestContext:
+        """Faust's unit-test wrapper: ``async with agent.test_context() as a:`` runs the
+        agent alone on an in-memory channel; ``event = await a.put(value)`` returns once
+        the agent handled it, and ``a.results`` maps the order of each value the agent
+        yielded (0, 1...) to it. An error in the agent is raised by ``put``."""
+        return AgentTestContext(self)
+
     # ------------------------------------------------------------ running
 
     def _attach(self, maxsize: int) -> Inbox:
@@ -201,3 +209,57 @@ class Agent:
         """Wait until every instance ended (its stream was closed and drained)."""
         if self._tasks:
             await asyncio.wait(self._tasks)
+
+
+class AgentTestContext:
+    """What :meth:`Agent.test_context` returns (Faust's ``AgentTestWrapper``)."""
+
+    def __init__(self, agent: Agent) -> None:
+        from .app import App
+
+        self.agent = agent
+        self.app = App(f"{agent.app.id}-test", broker="memory://", store="memory://")
+        self.channel = self.app.channel()
+        self.results: dict[int, Any] = {}
+        self.sent_offset = 0
+        self.processed_offset = 0
+        self._errors: list[ErrorRecord] = []
+        self.app.errors().sink(self._errors.append)
+        tested = Agent(self.app, agent.fun, self.channel, agent.name, 1, [self._record])
+        self.app.agents[agent.name] = tested
+        self.channel.agents.append(tested)
+
+    def _record(self, value: Any) -> None:
+        self.results[self.processed_offset] = value
+        self.processed_offset += 1
+
+    async def __aenter__(self) -> AgentTestContext:
+        await self.app.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.app.stop()
+
+    async def put(
+        self,
+        value: Any = None,
+        key: Any = None,
+        *,
+        timestamp: float | None = None,
+        headers: Any = None,
+        **_: Any,
+    ) -> Event:
+        """Send ``value`` to the agent and return its event once the agent handled it."""
+        from .topics import _headers
+
+        ts = time.time() if timestamp is None else timestamp
+        message = Message(
+            self.channel.name, 0, self.sent_offset, ts, _headers(headers), None, None
+        )
+        self.sent_offset += 1
+        event = Event(key, value, message)
+        await self.channel._emit(event)
+        await self.app.wait_idle()
+        if self._errors:
+            raise self._errors.pop(0).error
+        return event

@@ -413,3 +413,24 @@ def test_what_streams_app_does_not_provide_says_so():
         app.page("/counts/")
     with pytest.raises(NotImplementedError, match=r"app\.timer"):
         app.crontab("0 20 * * *")
+
+
+async def test_an_agent_is_tested_alone_with_faust_test_context():
+    app = faust.App("under-test", broker="kafka://localhost:1", store="memory://")
+
+    @app.agent()
+    async def shout(stream):
+        async for word in stream:
+            if word == "boom":
+                raise RuntimeError("boom!")
+            yield word.upper() + "!"
+
+    async with shout.test_context() as agent:
+        event = await agent.put("hey")
+        assert event.message.offset == 0
+        assert agent.results[0] == "HEY!"
+        await agent.put("you", key="k")
+        assert agent.results == {0: "HEY!", 1: "YOU!"}
+        with pytest.raises(RuntimeError, match="boom!"):
+            await agent.put("boom")
+    assert not app.running  # the app itself never started (no broker was needed)
