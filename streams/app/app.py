@@ -379,9 +379,11 @@ class App:
         self.running = False
         timers = [t for t in self._running_tasks if t.get_name().startswith("timer")]
         await _cancel(timers)  # (tasks may read streams: they go on until the cut)
+        graceful = False
         try:
             if self.checkpointer is not None:
                 await self.checkpointer.stop()
+            graceful = True
         finally:
             for agent in self.agents.values():
                 if agent.inbox is not None:
@@ -391,8 +393,8 @@ class App:
             for inbox in self._repartitions:
                 inbox.close()
             self._repartitions = []
-            for agent in self.agents.values():
-                await agent._finished()
+            for agent in self.agents.values():  # (stopped at once: cancelled mid-event)
+                await (agent._finished() if graceful else agent._stop())
             await asyncio.sleep(0)  # tasks reading a stream see it end
             await _cancel(self._running_tasks + self._forwarders)
             self._running_tasks = []

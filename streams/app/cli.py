@@ -82,21 +82,48 @@ def main(argv: list[str] | None = None, app: Any = None) -> None:
 
 
 def run_worker(app: Any) -> None:
-    """Run ``app`` on a new event loop until SIGINT or SIGTERM."""
+    """Run ``app`` on a new event loop until SIGINT or SIGTERM.
+
+    The first signal stops the app gracefully (the agents finish the events in hand, a
+    last checkpoint is taken); a second one while that waits (an agent that never
+    finishes its event) ends the worker at once, with exit status 1: the tables and
+    positions stay at the last checkpoint, and a restart goes on from there.
+    """
+    log = logging.getLogger("streams.app")
+    signals = []
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def on_signal() -> None:
+            signals.append(1)
+            if len(signals) == 1:
+                log.info("App %s: stopping (a second signal stops at once)", app.id)
+                app.request_stop()
+            else:
+                task.cancel()
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, app.request_stop)
+            loop.add_signal_handler(sig, on_signal)
         try:
             await app.serve()
         finally:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
 
-    logging.getLogger("streams.app").info("App %s: worker starting", app.id)
-    asyncio.run(serve())
-    logging.getLogger("streams.app").info("App %s: worker stopped", app.id)
+    log.info("App %s: worker starting", app.id)
+    try:
+        asyncio.run(serve())
+    except asyncio.CancelledError:
+        log.error(
+            "App %s: worker stopped at once by a second signal; its tables and positions "
+            "are those of the last checkpoint",
+            app.id,
+        )
+        raise SystemExit(1) from None
+    log.info("App %s: worker stopped", app.id)
 
 
 async def _send(app: Any, entity: str, value: Any, key: Any, repeat: int) -> list[Any]:

@@ -6,8 +6,10 @@ CLICKS_STORE       the app's store (default memory://)
 CLICKS_GUARANTEE   at_least_once (default) or exactly_once
 CLICKS_TOTAL       print the table (one JSON line) once it counts this many clicks
 CLICKS_KILL_AT     SIGKILL this process after handling this many clicks (0: never)
+CLICKS_HANG_AT     get stuck after handling this many clicks (0: never)
 """
 
+import asyncio
 import json
 import os
 import signal
@@ -34,6 +36,7 @@ page_counts = app.topic("page-counts", value_type=str)
 counts = app.Table("counts", default=int)
 TOTAL = int(os.environ.get("CLICKS_TOTAL", "0"))
 KILL_AT = int(os.environ.get("CLICKS_KILL_AT", "0"))
+HANG_AT = int(os.environ.get("CLICKS_HANG_AT", "0"))
 handled = 0
 
 
@@ -45,6 +48,9 @@ async def count(stream):
         handled += 1
         if handled == KILL_AT:
             os.kill(os.getpid(), signal.SIGKILL)
+        if handled == HANG_AT:
+            print("hanging", flush=True)
+            await asyncio.Event().wait()  # an agent stuck on an event
         if TOTAL and sum(counts.values()) == TOTAL:
             print(json.dumps(dict(counts), sort_keys=True), flush=True)
         yield f"{click.page}:{counts[click.page]}"

@@ -187,3 +187,20 @@ def read_committed(cluster, topic, count):
             values.append(msg.value())
     finally:
         consumer.close()
+
+
+def test_a_second_signal_stops_a_stuck_worker_at_once(kafka_cluster, tmp_path, workers):
+    kafka_cluster.create_topic("clicks", partitions=2)
+    values, expected = clicks(80)
+    produce(kafka_cluster, values)
+    env = {"CLICKS_STORE": f"sqlite://{tmp_path}/store.db", "CLICKS_TOTAL": 80}
+    stuck = workers(kafka_cluster, tmp_path, "worker", "-l", "info", CLICKS_HANG_AT=50, **env)
+    assert stuck.line() == "hanging"
+    stuck.process.send_signal(signal.SIGTERM)  # waits for the stuck agent...
+    with pytest.raises(subprocess.TimeoutExpired):
+        stuck.process.wait(1)
+    stuck.process.send_signal(signal.SIGTERM)  # ...until a second signal
+    assert stuck.wait() == 1
+    assert "stopped at once by a second signal" in stuck.stderr
+    again = workers(kafka_cluster, tmp_path, "worker", **env)
+    assert json.loads(again.line()) == expected
