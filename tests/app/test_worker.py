@@ -204,3 +204,21 @@ def test_a_second_signal_stops_a_stuck_worker_at_once(kafka_cluster, tmp_path, w
     assert "stopped at once by a second signal" in stuck.stderr
     again = workers(kafka_cluster, tmp_path, "worker", **env)
     assert json.loads(again.line()) == expected
+
+
+def test_app_main_gives_a_module_the_command_line(tmp_path):
+    env = {**os.environ, "CLICKS_BROKER": "127.0.0.1:1"}
+    script = str(HERE / "clicks_app.py")
+    agents = subprocess.run(
+        [sys.executable, script, "agents"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert agents.returncode == 0, agents.stderr
+    assert agents.stdout.splitlines() == ["@__main__.count\tclicks"]
+    tables = subprocess.run(
+        [sys.executable, script, "tables"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert tables.stdout.splitlines() == ["counts"]
+    bad = subprocess.run(
+        [sys.executable, script, "worker", "-l", "loud"], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode != 0 and "unknown log level 'loud'" in bad.stderr
