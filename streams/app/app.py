@@ -159,6 +159,7 @@ class App:
         self._readers: list[tuple[Channel, AgentStream]] = []  # app.stream() outside agents
         self._forwarders: list[asyncio.Task[None]] = []
         self._repartitions: list[Inbox] = []  # what group_by streams read
+        self._repartitioned: dict[tuple[int, str], AgentStream] = {}  # (stream, topic)
         self._running_tasks: list[asyncio.Task[Any]] = []
         self._replies: dict[str, asyncio.Future[Any]] = {}
         self._reply_topic: str | None = None
@@ -392,7 +393,7 @@ class App:
                 reader.inbox.close()
             for inbox in self._repartitions:
                 inbox.close()
-            self._repartitions = []
+            self._repartitions, self._repartitioned = [], {}
             for agent in self.agents.values():  # (stopped at once: cancelled mid-event)
                 await (agent._finished() if graceful else agent._stop())
             await asyncio.sleep(0)  # tasks reading a stream see it end
@@ -708,6 +709,14 @@ class App:
                 key_serializer="raw" if key_type is not None else "json",
                 internal=True,
             )
+        done = self._repartitioned.get((id(stream._root()), topic.name))
+        if done is not None:
+            return done  # an agent restarted after an error: the same stream again
+        if self.checkpointer is not None:
+            raise RuntimeError(
+                f"App {self.id}: group_by/through must be called when the agent starts, "
+                "before its first await (its topic is read as part of the app's graph)"
+            )
         if self.processing_guarantee == "exactly_once":
             self.output(topic)
         self._attach_source(topic)
@@ -724,6 +733,7 @@ class App:
                 await topic.send(key=key, value=event.value)
 
         self._forwarders.append(asyncio.ensure_future(forward()))
+        self._repartitioned[(id(stream._root()), topic.name)] = reader
         return reader
 
 

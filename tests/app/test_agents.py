@@ -434,3 +434,42 @@ async def test_an_agent_is_tested_alone_with_faust_test_context():
         with pytest.raises(RuntimeError, match="boom!"):
             await agent.put("boom")
     assert not app.running  # the app itself never started (no broker was needed)
+
+
+async def test_group_by_after_the_start_is_refused_with_the_reason():
+    app = make_app()
+    topic = app.topic("late", value_type=int)
+    errors = []
+    app.errors().sink(errors.append)
+
+    @app.agent(topic)
+    async def late(stream):
+        await asyncio.sleep(1)  # the graph is built meanwhile
+        async for _ in stream.group_by(abs, name="abs"):
+            pass
+
+    async with app:
+        await asyncio.sleep(2)
+    assert "before its first await" in str(errors[0].error)
+
+
+async def test_an_agent_with_group_by_restarts_on_the_same_stream():
+    app = make_app()
+    topic = app.topic("orders", value_type=Order)
+    amounts = []
+    errors = []
+    app.errors().sink(errors.append)
+
+    @app.agent(topic)
+    async def by_account(stream):
+        async for order in stream.group_by(Order.account_id):
+            if order.amount == 2:
+                raise ValueError("bad order")
+            amounts.append(order.amount)
+
+    async with app:
+        for i in range(4):
+            await topic.send(value=Order(account_id="x", amount=i))
+        await app.wait_idle()
+    assert amounts == [0, 1, 3]
+    assert len(errors) == 1 and "bad order" in str(errors[0].error)
