@@ -683,82 +683,15 @@ class App:
     def _repartition(
         self, stream: StreamBase, key: Any, name: str | None, topic: Any, partitions: int | None
     ) -> StreamBase:
-        keyfun: Callable[[Any], Any] | None
-        if key is None:  # through(topic): the events go on with their keys
-            keyfun, field = None, None
-        else:
-            keyfun, field = _key_function(key)
-        if isinstance(topic, str):
-            topic = self.topic(topic)
-        if topic is None:
-            suffix = name or field
-            if suffix is None:
-                raise ValueError("group_by: a key function needs name= (it names the topic)")
-            root = stream._root()
-            source = root.inbox.upstreams[0]
-            origin = getattr(source, "app_topic", None) or _topic_of(self, source)
-            # the new keys' type: the field's, else JSON keeps them as they were
-            key_type = getattr(key, "type", None)
-            if key_type not in (str, int, float, bytes):
-                key_type = None
-            topic = origin.derive(
-                prefix=f"{self.id}-",
-                suffix=f"-{suffix}-repartition",
-                partitions=partitions,
-                key_type=key_type,
-                key_serializer="raw" if key_type is not None else "json",
-                internal=True,
-            )
-        done = self._repartitioned.get((id(stream._root()), topic.name))
-        if done is not None:
-            return done  # an agent restarted after an error: the same stream again
-        if self.checkpointer is not None:
-            raise RuntimeError(
-                f"App {self.id}: group_by/through must be called when the agent starts, "
-                "before its first await (its topic is read as part of the app's graph)"
-            )
-        if self.processing_guarantee == "exactly_once":
-            self.output(topic)
-        self._attach_source(topic)
-        inbox = Inbox(
-            topic.head, self.conf["stream_buffer_maxsize"], stream_name=f"group_by:{topic.name}"
-        )
-        reader = AgentStream(self, None)
-        reader._bind(inbox)
-        self._repartitions.append(inbox)
+        from .repartition import repartition
 
-        async def forward() -> None:
-            async for event in stream.events():
-                key = event.key if keyfun is None else keyfun(event.value)
-                await topic.send(key=key, value=event.value)
-
-        self._forwarders.append(asyncio.ensure_future(forward()))
-        self._repartitioned[(id(stream._root()), topic.name)] = reader
-        return reader
+        return repartition(self, stream, key, name, topic, partitions)
 
 
 async def _cancel(tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _topic_of(app: App, head: Stream[Any]) -> Topic:
-    for topic in app.topics.values():
-        if topic.head is head:
-            return topic
-    raise ValueError("group_by: only a stream of a topic can be repartitioned")
-
-
-def _key_function(key: Any) -> tuple[Callable[[Any], Any], str | None]:
-    field = getattr(key, "field", None)
-    if isinstance(field, str):
-        return (lambda value: getattr(value, field)), field
-    if isinstance(key, str):
-        return (lambda value: getattr(value, key)), key
-    if callable(key):
-        return key, None
-    raise TypeError(f"group_by: key must be a field (Order.account_id) or a function, got {key!r}")
 
 
 async def _call(fun: Callable[..., Any], app: App) -> Any:

@@ -346,13 +346,15 @@ async def test_a_table_changelog_follows_the_checkpoints_and_restores_a_memory_a
         }
     )
     consumer.subscribe([f"{name}-counts-changelog"])
-    eof = False
-    while not eof:
+    at_end = set()  # partitions read to their end
+    while not consumer.assignment() or at_end != {tp.partition for tp in consumer.assignment()}:
         msg = consumer.poll(10)
         assert msg is not None
         if msg.error():
-            eof = msg.error().code() == -191
+            if msg.error().code() == -191:
+                at_end.add(msg.partition())
             continue
+        at_end.discard(msg.partition())
         latest[json.loads(msg.key())] = json.loads(msg.value())
     consumer.close()
     assert latest == {"a": 2, "b": 2, "c": 1}
