@@ -11,6 +11,7 @@ are.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -21,6 +22,8 @@ from .events import Event, Message
 from .models import decoder_for, encode_as
 
 __all__ = ["Channel", "RecordMetadata", "Topic", "TopicSource"]
+
+log = logging.getLogger("streams.app")
 
 
 class RecordMetadata(NamedTuple):
@@ -221,6 +224,18 @@ class TopicSource(FromKafka[Any]):
     def __init__(self, topic: Topic, consumer_params: Mapping[str, Any], **options: Any) -> None:
         self.app_topic = topic
         super().__init__([topic.name], consumer_params, poll_interval=0.05, keys=True, **options)
+
+    def _revoked(self, consumer: Any, partitions: list[Any]) -> None:
+        if partitions and not self._closing:
+            log.warning(
+                "%s: a rebalance took partitions %s away; is another worker of app %r "
+                "running? A worker keeps the tables of the partitions it reads: run one "
+                "worker per app id",
+                self._describe(),
+                sorted(tp.partition for tp in partitions),
+                self.app_topic.app.id,
+            )
+        super()._revoked(consumer, partitions)
 
     async def _emit_messages(self, messages: list[Any]) -> None:
         by_partition: dict[int, list[Any]] = {}

@@ -266,7 +266,7 @@ async def test_group_by_repartitions_through_kafka_by_the_new_key(kafka_cluster)
         assert sorted(a for k, _, a in seen if k == account) == list(range(n, 12, 3))
 
 
-async def test_a_rebalance_does_not_count_events_twice(kafka_cluster):
+async def test_a_rebalance_does_not_count_events_twice(kafka_cluster, caplog):
     kafka_cluster.create_topic("visits", partitions=2)
     app = kafka_app(kafka_cluster, "rebalance", broker_commit_interval=100)
     visits = app.topic("visits", value_type=int)
@@ -303,6 +303,7 @@ async def test_a_rebalance_does_not_count_events_twice(kafka_cluster):
         await until(lambda: sum(counts.values()) >= 80, 30)
         await asyncio.sleep(1)
     assert dict(counts) == {0: 40, 1: 40}
+    assert "is another worker of app" in caplog.text  # (one worker per app id)
 
 
 async def test_a_table_changelog_follows_the_checkpoints_and_restores_a_memory_app(
