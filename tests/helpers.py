@@ -90,3 +90,16 @@ class OpenGate:
         self.started.append(x)
         await self.open.wait()
         self.finished.append(x)
+
+
+def committed(cluster, group, topic, partitions=1):
+    """The offsets consumer group ``group`` committed for ``topic`` on the Kafka mock
+    ``cluster``, one per partition (-1001: none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": group})
+    try:
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return [tp.offset for tp in consumer.committed(tps, timeout=10)]
+    finally:
+        consumer.close()

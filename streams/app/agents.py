@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import ErrorRecord
 from .events import Event, Message, _current
 from .streaming import AgentStream, Inbox
+from .topics import Channel
 
 __all__ = ["Agent"]
 
@@ -189,7 +190,7 @@ class Agent:
                 await self.app._reply(event._header("reply_to"), correlation, value)
         key = event.key if event is not None else None
         for sink in self._sinks:
-            if isinstance(sink, Agent) or (hasattr(sink, "send") and hasattr(sink, "head")):
+            if isinstance(sink, Agent | Channel):  # (a topic is a channel)
                 await sink.send(key=key, value=value)
             else:
                 out = sink(value)

@@ -12,20 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..core import Stream
 from ..protocol import Metadata
-from ..refs import release_refs, retain_refs
-from ..sinks.base import Sink
+from ..refs import release_refs
+from ..sinks.pull import PullSink
 from .events import Event, _current
 
 __all__ = ["AgentStream", "Inbox", "StreamBase"]
 
 
-class Inbox(Sink[Any]):
+class Inbox(PullSink[Any]):
     """The sink node an agent reads from: a bounded queue of event batches.
 
     ``update`` accepts a list of :class:`~streams.app.Event` and returns an awaitable
@@ -35,58 +34,23 @@ class Inbox(Sink[Any]):
     _label = "agent"
 
     def __init__(self, upstream: Stream[Any], maxsize: int = 4096, **options: Any) -> None:
-        self.maxsize = maxsize
-        self.queue: deque[tuple[list[Event], Metadata]] = deque()
-        self.queued = 0  # events in the queue
         self.closed = False
         self.readers: list[AgentStream] = []
-        self._input: asyncio.Future[None] | None = None  # readers wait for events
-        self._room: asyncio.Future[None] | None = None  # the source waits for room
         self._idle: list[asyncio.Future[None]] = []  # settle(): wait until every reader waits
-        super().__init__(upstream, **options)
+        super().__init__(upstream, maxsize, **options)
+
+    def _weight(self, x: Any) -> int:
+        return len(x)  # (a batch of events)
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         if self.readers and all(r.ended for r in self.readers):
             return None  # its agent failed for good (reported): nobody will read it
-        if metadata:
-            retain_refs(metadata)
-        self.queue.append((x, metadata))
-        self.queued += len(x)
-        waiting = self._input
-        if waiting is not None:
-            self._input = None
-            if not waiting.done():
-                waiting.set_result(None)
-        if self.queued >= self.maxsize:
-            if self._room is None:
-                self._room = asyncio.get_running_loop().create_future()
-            return self._room
-        return None
-
-    def take(self) -> tuple[list[Event], Metadata] | None:
-        """The oldest batch, or ``None`` if the queue is empty."""
-        if not self.queue:
-            return None
-        item = self.queue.popleft()
-        self.queued -= len(item[0])
-        room = self._room
-        if room is not None and self.queued < self.maxsize:
-            self._room = None
-            if not room.done():
-                room.set_result(None)
-        return item
-
-    def input(self) -> asyncio.Future[None]:
-        """A future done when an event arrives (or the inbox closes)."""
-        if self._input is None:
-            self._input = asyncio.get_running_loop().create_future()
-        return self._input
+        return super().update(x, who, metadata)
 
     def close(self) -> None:
         """No more events: readers end once the queue is empty."""
         self.closed = True
-        if self._input is not None and not self._input.done():
-            self._input.set_result(None)
+        self._wake()
         self._check_idle()
 
     # ------------------------------------------------------------ checkpoints
@@ -131,12 +95,7 @@ class StreamBase:
         return self._values()
 
     async def _values(self) -> AsyncIterator[Any]:
-        while True:
-            try:
-                event = await self.next_event()
-            except StopAsyncIteration:
-                return
-            assert event is not None
+        async for event in self.events():
             yield event.value
 
     async def events(self) -> AsyncIterator[Event]:
@@ -317,7 +276,7 @@ class AgentStream(StreamBase):
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + timeout
         while True:
-            item = inbox.take()
+            item = inbox.take_nowait()
             if item is not None:
                 batch, meta = item
                 if not batch:
@@ -325,14 +284,14 @@ class AgentStream(StreamBase):
                         release_refs(meta)
                     continue
                 self._batch, self._meta, self._i = batch, meta, 1
-                event = batch[0]
+                event: Event = batch[0]
                 _current.set(event)
                 return event
             if inbox.closed:
                 self.ended = True
                 inbox._check_idle()
                 raise StopAsyncIteration
-            arrived = inbox.input()
+            arrived = inbox.arrival()
             self.waiting = True
             inbox._check_idle()
             try:
@@ -356,9 +315,7 @@ class AgentStream(StreamBase):
         self.ended = True
         inbox = self.inbox
         if all(r.ended for r in inbox.readers):
-            while (item := inbox.take()) is not None:  # nobody reads them any more
-                if item[1]:
-                    release_refs(item[1])
+            inbox.drop_all()  # nobody reads them any more
         inbox._check_idle()
 
 

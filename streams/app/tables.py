@@ -366,13 +366,11 @@ class WindowSet:
     def _get(self, t: float) -> Any:
         return self.wrapper.table[(self.key, self.wrapper.ranges(t)[-1])]
 
-    def value(self) -> Any:
-        """The value in the latest window containing the table's time."""
-        return self._get(self.wrapper._time())
-
     def current(self) -> Any:
         """The value in the latest window containing the event's time."""
         return self._get(self.wrapper._time())
+
+    value = current  # (Faust: relative to the table's time, which is the event's here)
 
     def now(self) -> Any:
         """The value in the window of the wall clock."""

@@ -25,55 +25,80 @@ T = TypeVar("T")
 
 
 class PullSink(Sink[T]):
-    """Node behind ``async for x in stream`` and :meth:`Stream.pull`."""
+    """Node behind ``async for x in stream`` and :meth:`Stream.pull`: a queue of up to
+    ``maxsize`` (elements, or what :meth:`_weight` counts) for a reader to take from;
+    ``update`` returns an awaitable (the emitter waits) while it is full. Queued
+    elements keep their metadata retained until taken."""
 
     _label = "pull"
 
     def __init__(self, upstream: Stream[Any], maxsize: int = 1, **options: Any) -> None:
         if not isinstance(maxsize, int) or maxsize < 1:
-            raise ValueError(f"pull: maxsize must be a positive int, got {maxsize!r}")
+            raise ValueError(f"{self._label}: maxsize must be a positive int, got {maxsize!r}")
         self.maxsize = maxsize
         self.queue: deque[tuple[Any, Metadata]] = deque()
-        self._arrived: asyncio.Future[None] | None = None
-        self._room: asyncio.Future[None] | None = None
+        self.queued = 0  # the weight of the queue
+        self._arrived: asyncio.Future[None] | None = None  # a reader waits for input
+        self._room: asyncio.Future[None] | None = None  # the emitter waits for room
         super().__init__(upstream, **options)
+
+    def _weight(self, x: Any) -> int:
+        """How much of ``maxsize`` an element takes (one)."""
+        return 1
 
     def update(self, x: Any, who: Stream[Any] | None = None, metadata: Metadata = ()) -> Any:
         if metadata:
             retain_refs(metadata)
         self.queue.append((x, metadata))
-        arrived = self._arrived
-        if arrived is not None:
-            self._arrived = None
-            if not arrived.done():
-                arrived.set_result(None)
-        if len(self.queue) >= self.maxsize:
+        self.queued += self._weight(x)
+        self._wake()
+        if self.queued >= self.maxsize:
             if self._room is None:
                 self._room = asyncio.get_running_loop().create_future()
             return self._room
         return None
 
-    async def take(self) -> tuple[Any, Metadata]:
-        """The oldest element and its metadata, waiting for one if there is none."""
-        while not self.queue:
-            if self._arrived is None:
-                self._arrived = asyncio.get_running_loop().create_future()
-            await asyncio.shield(self._arrived)
+    def _wake(self) -> None:
+        arrived = self._arrived
+        if arrived is not None:
+            self._arrived = None
+            if not arrived.done():
+                arrived.set_result(None)
+
+    def arrival(self) -> asyncio.Future[None]:
+        """A future done when the next element arrives."""
+        if self._arrived is None:
+            self._arrived = asyncio.get_running_loop().create_future()
+        return self._arrived
+
+    def take_nowait(self) -> tuple[Any, Metadata] | None:
+        """The oldest element and its metadata, or ``None`` if the queue is empty."""
+        if not self.queue:
+            return None
         item = self.queue.popleft()
+        self.queued -= self._weight(item[0])
         room = self._room
-        if room is not None and len(self.queue) < self.maxsize:
+        if room is not None and self.queued < self.maxsize:
             self._room = None
             if not room.done():
                 room.set_result(None)
         return item
 
+    async def take(self) -> tuple[Any, Metadata]:
+        """The oldest element and its metadata, waiting for one if there is none."""
+        while (item := self.take_nowait()) is None:
+            await asyncio.shield(self.arrival())
+        return item
+
     def _close(self) -> None:
-        while self.queue:  # never pulled: let the emitters and the acknowledgements go
-            _, metadata = self.queue.popleft()
-            if metadata:
-                release_refs(metadata)
-        if self._room is not None and not self._room.done():
-            self._room.set_result(None)
+        self.drop_all()
+
+    def drop_all(self) -> None:
+        """Release what is queued (nobody will take it): the emitter and the
+        acknowledgements go on."""
+        while (item := self.take_nowait()) is not None:
+            if item[1]:
+                release_refs(item[1])
 
 
 async def iterate(node: PullSink[T]) -> AsyncIterator[T]:

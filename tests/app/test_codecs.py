@@ -25,21 +25,7 @@ from streams.app.codecs import (
 )
 from streams.app.models import Record, ValidationError
 
-
-class Order(Record):
-    account_id: str
-    amount: int
-    quantity: float = 1.0
-
-
-class Point(Record, include_metadata=False):
-    x: int
-    y: int = 0
-
-
-class Item(Record):
-    sku: str
-    price: float
+from .test_models import Item, Order, Point  # (the same records)
 
 
 class Basket(Record):

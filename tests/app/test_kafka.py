@@ -7,8 +7,8 @@ import itertools
 import json
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
-from helpers import until
+from confluent_kafka import Consumer, Producer
+from helpers import committed, until
 
 import streams.app as faust
 
@@ -44,15 +44,6 @@ class Printed:
     def lines(self):
         self.text += self.capsys.readouterr().out
         return self.text.splitlines()
-
-
-def committed(cluster, group, topic, partitions=1):
-    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": group})
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        return [tp.offset for tp in consumer.committed(tps, timeout=10)]
-    finally:
-        consumer.close()
 
 
 async def test_readme_order_agent_prints_each_order(kafka_cluster, capsys):

@@ -103,7 +103,8 @@ def test_maxsize_must_be_positive():
 
 @pytest.mark.real_time
 async def test_async_for_over_kafka_commits_only_what_the_loop_handled(kafka_cluster):
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Producer
+    from helpers import committed
 
     kafka_cluster.create_topic("pulled", partitions=1)
     producer = Producer({"bootstrap.servers": kafka_cluster.bootstrap_servers})
@@ -116,14 +117,8 @@ async def test_async_for_over_kafka_commits_only_what_the_loop_handled(kafka_clu
         "auto.offset.reset": "earliest",
     }
 
-    def committed():
-        consumer = Consumer(
-            {"bootstrap.servers": kafka_cluster.bootstrap_servers, "group.id": "pull"}
-        )
-        try:
-            return consumer.committed([TopicPartition("pulled", 0)], timeout=10)[0].offset
-        finally:
-            consumer.close()
+    def committed_offset():
+        return committed(kafka_cluster, "pull", "pulled")[0]
 
     source = Stream.from_kafka("pulled", conf, poll_interval=0.01, decode="utf-8")
     handled = []
@@ -133,11 +128,11 @@ async def test_async_for_over_kafka_commits_only_what_the_loop_handled(kafka_clu
         handled.append(int(x))
         if int(x) == 9:
             await asyncio.sleep(0.5)  # (commits of what was acknowledged go out)
-            assert committed() == 9  # 0..8 are done; 9 is in the loop's hands
+            assert committed_offset() == 9  # 0..8 are done; 9 is in the loop's hands
         if int(x) == 19:
             break
     await iterator.aclose()  # (else only once the iterator is garbage)
     source.stop()
     await source.wait()
     assert handled == list(range(20))
-    assert committed() == 20
+    assert committed_offset() == 20

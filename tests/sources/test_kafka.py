@@ -6,8 +6,8 @@ import itertools
 import json
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
-from helpers import stop, until
+from confluent_kafka import Producer
+from helpers import committed, stop, until
 
 from streams import ErrorRecord, Stream
 from streams.sources.kafka import FromKafka, FromKafkaBatched, _Offsets
@@ -50,15 +50,6 @@ def produce(cluster, topic, values, partition=None, keys=None):
         else:
             producer.produce(topic, value, key=key, partition=partition)
     assert producer.flush(10) == 0
-
-
-def committed(cluster, group, topic, partitions=1):
-    consumer = Consumer({"bootstrap.servers": cluster.bootstrap_servers, "group.id": group})
-    try:
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        return [tp.offset for tp in consumer.committed(tps, timeout=10)]
-    finally:
-        consumer.close()
 
 
 def values(n, start=0):

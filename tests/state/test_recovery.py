@@ -476,7 +476,8 @@ def test_kafka_group_offsets_never_run_ahead_of_the_checkpoints(kafka_cluster):
     """A restore that knows no position for a partition reads it from the group's
     committed offset: that offset must be a checkpointed one, or what the elements after
     it did to the state (lost with the crash) would never be redone."""
-    from confluent_kafka import Consumer, Producer, TopicPartition
+    from confluent_kafka import Producer
+    from helpers import committed
 
     kafka_cluster.create_topic("ticks", partitions=1)
     producer = Producer({"bootstrap.servers": kafka_cluster.bootstrap_servers})
@@ -484,14 +485,8 @@ def test_kafka_group_offsets_never_run_ahead_of_the_checkpoints(kafka_cluster):
         producer.produce("ticks", str(i).encode())
     producer.flush(10)
 
-    def committed():
-        consumer = Consumer(
-            {"bootstrap.servers": kafka_cluster.bootstrap_servers, "group.id": "t"}
-        )
-        try:
-            return consumer.committed([TopicPartition("ticks", 0)], timeout=10)[0].offset
-        finally:
-            consumer.close()
+    def committed_offset():
+        return committed(kafka_cluster, "t", "ticks")[0]
 
     async def main():
         conf = {
@@ -507,10 +502,10 @@ def test_kafka_group_offsets_never_run_ahead_of_the_checkpoints(kafka_cluster):
         await checkpointer.start()
         await asyncio.wait_for(done.wait(), 20)
         await asyncio.sleep(0.3)  # (acknowledgements would have committed by now)
-        before = committed()
+        before = committed_offset()
         await checkpointer.checkpoint()
         await asyncio.sleep(0.3)
-        after = committed()
+        after = committed_offset()
         await checkpointer.stop()
         return before, after
 
